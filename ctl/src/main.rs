@@ -1,0 +1,146 @@
+//! `frictionctl`: the operator CLI. Reads the same config as the services
+//! (`FRICTION_*` env vars, optional `FRICTION_CONFIG` TOML file).
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use frictionctl::{buckets, keys, topics, CtlConfig};
+use uuid::Uuid;
+
+#[derive(Parser)]
+#[command(name = "frictionctl", about = "Operate a friction deployment")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Apply pending ClickHouse migrations (idempotent).
+    Migrate,
+    /// Create the Kafka topics (idempotent).
+    Topics {
+        #[arg(long, default_value_t = 6)]
+        partitions: i32,
+        #[arg(long, default_value_t = 1)]
+        replication: i32,
+    },
+    /// Create the object-storage buckets (idempotent).
+    Buckets,
+    /// Manage API keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Create a key and print it (shown only once).
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        owner: String,
+        /// Comma-separated allowed origins (`example.com`, `*.example.com`); empty allows all.
+        #[arg(long, value_delimiter = ',')]
+        domains: Vec<String>,
+        #[arg(long, default_value_t = friction_schema::api_key::DEFAULT_RATE_LIMIT_PER_MINUTE)]
+        rate_limit: u32,
+    },
+    /// List keys.
+    List {
+        #[arg(long)]
+        owner: Option<String>,
+    },
+    /// Disable a key by id.
+    Disable { key_id: Uuid },
+    /// Enable a key by id.
+    Enable { key_id: Uuid },
+    /// Delete a key by id.
+    Delete { key_id: Uuid },
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli.command).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("frictionctl: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
+    let config: CtlConfig = friction_service::config::load()?;
+    let ch = config.clickhouse.client();
+    match command {
+        Command::Migrate => {
+            let applied = friction_schema::migrations::migrate(
+                &config.clickhouse.server_client(),
+                &config.clickhouse.clickhouse_database,
+            )
+            .await?;
+            println!("applied {} migration(s) {applied:?}", applied.len());
+        }
+        Command::Topics {
+            partitions,
+            replication,
+        } => {
+            let created = topics::ensure(&config.kafka, partitions, replication).await?;
+            println!("created topics {created:?}");
+        }
+        Command::Buckets => {
+            let created = buckets::ensure(&config.s3).await?;
+            println!("created buckets {created:?}");
+        }
+        Command::Keys { command } => match command {
+            KeysCommand::Create {
+                name,
+                owner,
+                domains,
+                rate_limit,
+            } => {
+                let new = keys::NewKey {
+                    name,
+                    owner_id: owner,
+                    allowed_domains: domains.into_iter().filter(|d| !d.is_empty()).collect(),
+                    rate_limit_per_minute: rate_limit,
+                };
+                let (key, row) = keys::create(&ch, new).await?;
+                eprintln!("created key {} for owner {}", row.key_id, row.owner_id);
+                println!("{key}");
+            }
+            KeysCommand::List { owner } => {
+                println!("KEY_ID\tPREFIX\tOWNER\tNAME\tACTIVE\tRATE_LIMIT\tDOMAINS");
+                for k in keys::list(&ch, owner.as_deref()).await? {
+                    println!(
+                        "{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                        k.key_id,
+                        k.key_prefix,
+                        k.owner_id,
+                        k.name,
+                        k.active,
+                        k.rate_limit_per_minute,
+                        k.allowed_domains.join(",")
+                    );
+                }
+            }
+            KeysCommand::Disable { key_id } => {
+                keys::set_active(&ch, key_id, false).await?;
+                println!("disabled {key_id}");
+            }
+            KeysCommand::Enable { key_id } => {
+                keys::set_active(&ch, key_id, true).await?;
+                println!("enabled {key_id}");
+            }
+            KeysCommand::Delete { key_id } => {
+                keys::delete(&ch, key_id).await?;
+                println!("deleted {key_id}");
+            }
+        },
+    }
+    Ok(())
+}

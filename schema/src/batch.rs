@@ -1,0 +1,414 @@
+//! Parsing and validating a whole SDK batch (`{"events":[...]}`) with simd-json.
+//!
+//! The body is parsed once into a simd-json tape; each event is read from the tape into
+//! an [`Event`] that borrows its strings from the body. An invalid event is dropped and
+//! reported with its index; the rest of the batch goes on.
+
+use serde::Serialize;
+use simd_json::prelude::*;
+use simd_json::tape::{Object, Tape, Value};
+use uuid::Uuid;
+
+use crate::event::{Event, EventError, EventType, ValidityFlags};
+
+/// Validation limits; ingest makes them configurable.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct Limits {
+    /// Events in one batch.
+    pub max_events: usize,
+    /// Bytes of an ordinary string field (ids, messages, names).
+    pub max_string_bytes: usize,
+    /// Bytes of a URL (page, referrer, script source).
+    pub max_url_bytes: usize,
+    /// Bytes of a CSS selector.
+    pub max_selector_bytes: usize,
+    /// Bytes of an error stack trace.
+    pub max_stack_bytes: usize,
+    /// A client timestamp further in the future than this is replaced by server time.
+    pub max_clock_ahead_ms: i64,
+    /// A client timestamp older than this is replaced by server time.
+    pub max_clock_behind_ms: i64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_events: 500,
+            max_string_bytes: 1024,
+            max_url_bytes: 2048,
+            max_selector_bytes: 1024,
+            max_stack_bytes: 8192,
+            max_clock_ahead_ms: 5 * 60 * 1000,
+            max_clock_behind_ms: 24 * 60 * 60 * 1000,
+        }
+    }
+}
+
+/// Why a whole batch was refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum BatchError {
+    /// The body is not JSON.
+    #[error("body is not valid JSON")]
+    InvalidJson,
+    /// The JSON is not an object with an `events` array.
+    #[error("body must be an object with an `events` array")]
+    NotABatch,
+    /// `events` is empty.
+    #[error("batch has no events")]
+    Empty,
+    /// More events than allowed.
+    #[error("batch has {got} events; at most {max} are accepted")]
+    TooManyEvents {
+        /// Events in the batch.
+        got: usize,
+        /// The limit.
+        max: usize,
+    },
+}
+
+/// An event of the batch that was dropped, by position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rejection {
+    /// Index of the event in the batch.
+    pub index: usize,
+    /// Why it was dropped.
+    pub error: EventError,
+}
+
+/// Parses `body` in place into a tape. The tape borrows the (now rewritten) body.
+pub fn to_tape(body: &mut [u8]) -> Result<Tape<'_>, BatchError> {
+    simd_json::to_tape(body).map_err(|_| BatchError::InvalidJson)
+}
+
+/// Validates every event of a batch tape, appending the valid ones to `events` and the
+/// refused ones to `rejected`. `now_ms` is the server receive time.
+pub fn parse_batch<'a>(
+    tape: &Tape<'a>,
+    limits: &Limits,
+    now_ms: i64,
+    events: &mut Vec<Event<'a>>,
+    rejected: &mut Vec<Rejection>,
+) -> Result<(), BatchError> {
+    let root = tape.as_value();
+    let list = root
+        .as_object()
+        .and_then(|o| o.get("events"))
+        .and_then(|e| e.as_array())
+        .ok_or(BatchError::NotABatch)?;
+    let len = list.len();
+    if len == 0 {
+        return Err(BatchError::Empty);
+    }
+    if len > limits.max_events {
+        return Err(BatchError::TooManyEvents {
+            got: len,
+            max: limits.max_events,
+        });
+    }
+    events.reserve(len);
+    for (index, value) in list.iter().enumerate() {
+        match parse_event(value, limits, now_ms) {
+            Ok(event) => events.push(event),
+            Err(error) => rejected.push(Rejection { index, error }),
+        }
+    }
+    Ok(())
+}
+
+/// Reads and validates one event of the wire format.
+pub fn parse_event<'a>(
+    value: Value<'_, 'a>,
+    limits: &Limits,
+    now_ms: i64,
+) -> Result<Event<'a>, EventError> {
+    let obj = value.as_object().ok_or(EventError::NotAnObject)?;
+    let f = Fields { obj: &obj };
+
+    let type_name = f.required_str("type", limits.max_string_bytes)?;
+    let event_type = EventType::parse(type_name).ok_or(EventError::UnknownType)?;
+    if let Some(kind) = f.str("kind", limits.max_string_bytes)? {
+        if kind != event_type.kind().as_str() {
+            return Err(EventError::KindMismatch);
+        }
+    }
+    let event_id = f.required_str("event_id", 64)?;
+    let event_id = Uuid::try_parse(event_id).map_err(|_| EventError::InvalidField("event_id"))?;
+    let session_id = f.required_str("session_id", 128)?;
+    if session_id.is_empty() {
+        return Err(EventError::MissingField("session_id"));
+    }
+    let client_timestamp = f.required_int("timestamp", 0, i64::MAX)?;
+    let clock_corrected = client_timestamp > now_ms + limits.max_clock_ahead_ms
+        || client_timestamp < now_ms - limits.max_clock_behind_ms;
+    let url = f.required_str("url", limits.max_url_bytes)?;
+
+    let mut event = Event {
+        event_id,
+        event_type,
+        session_id,
+        page_view_id: f.str_or_empty("page_view_id", 128)?,
+        timestamp: if clock_corrected {
+            now_ms
+        } else {
+            client_timestamp
+        },
+        client_timestamp,
+        clock_corrected,
+        url,
+        referrer: f.str_or_empty("referrer", limits.max_url_bytes)?,
+        navigation_type: "",
+        selector: f.str_or_empty("selector", limits.max_selector_bytes)?,
+        element_tag: f.str_or_empty("element_tag", 64)?,
+        x: f.coord("x")?,
+        y: f.coord("y")?,
+        client_x: f.coord("client_x")?,
+        client_y: f.coord("client_y")?,
+        viewport_width: f.int("viewport_width", 0, 100_000)? as u32,
+        viewport_height: f.int("viewport_height", 0, 100_000)? as u32,
+        scroll_x: f.coord("scroll_x")?,
+        scroll_y: f.coord("scroll_y")?,
+        click_count: 0,
+        message: "",
+        source: "",
+        line: 0,
+        column: 0,
+        stack: "",
+        count: 0,
+        form: "",
+        field_name: "",
+        field_type: "",
+        validity: ValidityFlags::default(),
+        value: 0.0,
+    };
+
+    match event_type {
+        EventType::RageClick => {
+            event.click_count = f.required_int("click_count", 2, 10_000)? as u32;
+        }
+        EventType::DeadClick | EventType::Click => {}
+        EventType::JavascriptError | EventType::UnhandledRejection => {
+            event.message = f.required_str("message", limits.max_string_bytes)?;
+            event.source = f.str_or_empty("source", limits.max_url_bytes)?;
+            event.line = f.int("line", 0, u32::MAX as i64)? as u32;
+            event.column = f.int("column", 0, u32::MAX as i64)? as u32;
+            event.stack = f.str_or_empty("stack", limits.max_stack_bytes)?;
+            event.count = f.int("count", 1, 1_000_000)?.max(1) as u32;
+        }
+        EventType::FormValidationError => {
+            event.form = f.str_or_empty("form", limits.max_selector_bytes)?;
+            event.field_name = f.required_str("field_name", limits.max_string_bytes)?;
+            event.field_type = f.str_or_empty("field_type", 64)?;
+            event.validity = f.validity()?;
+        }
+        EventType::Custom => {
+            event.message = f.required_str("message", limits.max_string_bytes)?;
+        }
+        EventType::Pageview => {
+            event.navigation_type = f.str_or_empty("navigation_type", 32)?;
+        }
+        EventType::LoadTime
+        | EventType::FirstContentfulPaint
+        | EventType::TimeToInteractive
+        | EventType::LargestContentfulPaint
+        | EventType::InteractionToNextPaint
+        | EventType::TimeToFirstByte => {
+            // An hour is far beyond any real page metric; larger values are bugs or abuse.
+            event.value = f.required_f64("value", 0.0, 3_600_000.0)?;
+        }
+        EventType::CumulativeLayoutShift => {
+            event.value = f.required_f64("value", 0.0, 1_000.0)?;
+        }
+    }
+    Ok(event)
+}
+
+/// Typed access to the fields of one wire event.
+struct Fields<'o, 't, 'a> {
+    obj: &'o Object<'t, 'a>,
+}
+
+impl<'a> Fields<'_, '_, 'a> {
+    fn get(&self, name: &'static str) -> Option<Value<'_, 'a>> {
+        self.obj.get(name).filter(|v| !v.is_null())
+    }
+
+    fn str(&self, name: &'static str, max: usize) -> Result<Option<&'a str>, EventError> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(v) => {
+                let s = v.into_string().ok_or(EventError::InvalidField(name))?;
+                if s.len() > max {
+                    return Err(EventError::TooLong(name));
+                }
+                Ok(Some(s))
+            }
+        }
+    }
+
+    fn str_or_empty(&self, name: &'static str, max: usize) -> Result<&'a str, EventError> {
+        Ok(self.str(name, max)?.unwrap_or(""))
+    }
+
+    fn required_str(&self, name: &'static str, max: usize) -> Result<&'a str, EventError> {
+        self.str(name, max)?.ok_or(EventError::MissingField(name))
+    }
+
+    fn f64(&self, name: &'static str, min: f64, max: f64) -> Result<Option<f64>, EventError> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(v) => {
+                let n = v.cast_f64().ok_or(EventError::InvalidField(name))?;
+                if !n.is_finite() || n < min || n > max {
+                    return Err(EventError::OutOfRange(name));
+                }
+                Ok(Some(n))
+            }
+        }
+    }
+
+    fn required_f64(&self, name: &'static str, min: f64, max: f64) -> Result<f64, EventError> {
+        self.f64(name, min, max)?
+            .ok_or(EventError::MissingField(name))
+    }
+
+    fn int(&self, name: &'static str, min: i64, max: i64) -> Result<i64, EventError> {
+        Ok(self
+            .f64(name, min as f64, max as f64)?
+            .map_or(0, |n| n.round() as i64))
+    }
+
+    fn required_int(&self, name: &'static str, min: i64, max: i64) -> Result<i64, EventError> {
+        let n = self
+            .f64(name, min as f64, max as f64)?
+            .ok_or(EventError::MissingField(name))?;
+        Ok(n.round() as i64)
+    }
+
+    /// Coordinates may be fractional CSS pixels; they are stored rounded.
+    fn coord(&self, name: &'static str) -> Result<i32, EventError> {
+        Ok(self.int(name, -1_000_000, 1_000_000)? as i32)
+    }
+
+    fn validity(&self) -> Result<ValidityFlags, EventError> {
+        let mut flags = ValidityFlags::default();
+        if let Some(v) = self.get("validity") {
+            let list = v.as_array().ok_or(EventError::InvalidField("validity"))?;
+            for item in list.iter() {
+                let name = item.as_str().ok_or(EventError::InvalidField("validity"))?;
+                if !flags.insert(name) {
+                    return Err(EventError::InvalidField("validity"));
+                }
+            }
+        }
+        Ok(flags)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: i64 = 1_764_000_000_000;
+
+    fn parse(json: &str) -> (Result<(), BatchError>, Vec<String>, Vec<Rejection>) {
+        let mut body = json.as_bytes().to_vec();
+        let tape = match to_tape(&mut body) {
+            Ok(t) => t,
+            Err(e) => return (Err(e), vec![], vec![]),
+        };
+        let (mut events, mut rejected) = (Vec::new(), Vec::new());
+        let result = parse_batch(&tape, &Limits::default(), NOW, &mut events, &mut rejected);
+        let events = events
+            .iter()
+            .map(|e| serde_json::to_string(e).unwrap())
+            .collect();
+        (result, events, rejected)
+    }
+
+    fn event(extra: &str) -> String {
+        format!(
+            r#"{{"event_id":"5f0c6a52-3a0e-4c3e-9d55-0d3d1b8a7f01","session_id":"s1","timestamp":{NOW},"url":"https://a.example/p",{extra}}}"#
+        )
+    }
+
+    #[test]
+    fn accepts_valid_events_of_each_kind() {
+        let batch = format!(
+            r#"{{"events":[{},{},{}]}}"#,
+            event(
+                r#""kind":"friction","type":"rage_click","click_count":4,"selector":"button#buy""#
+            ),
+            event(r#""kind":"heatmap","type":"click","x":10.6,"y":20"#),
+            event(r#""kind":"performance","type":"loadTime","value":1234.5"#),
+        );
+        let (result, events, rejected) = parse(&batch);
+        assert_eq!(result, Ok(()));
+        assert_eq!(events.len(), 3, "{rejected:?}");
+        assert!(events[1].contains(r#""x":11"#));
+    }
+
+    #[test]
+    fn rejects_bad_events_by_index_and_keeps_the_rest() {
+        let batch = format!(
+            r#"{{"events":[{},{},{},{},5]}}"#,
+            event(r#""type":"click""#),
+            event(r#""type":"nope""#),
+            event(r#""kind":"heatmap","type":"rage_click","click_count":3"#),
+            event(r#""type":"loadTime","value":-1"#),
+        );
+        let (_, events, rejected) = parse(&batch);
+        assert_eq!(events.len(), 1);
+        let codes: Vec<_> = rejected.iter().map(|r| (r.index, r.error.code())).collect();
+        assert_eq!(
+            codes,
+            [
+                (1, "unknown_event_type"),
+                (2, "kind_mismatch"),
+                (3, "value_out_of_range"),
+                (4, "not_an_object")
+            ]
+        );
+    }
+
+    #[test]
+    fn corrects_implausible_clocks_and_keeps_both() {
+        let future = NOW + 3_600_000;
+        let batch = format!(
+            r#"{{"events":[{{"event_id":"5f0c6a52-3a0e-4c3e-9d55-0d3d1b8a7f01","session_id":"s","timestamp":{future},"url":"u","type":"click"}}]}}"#
+        );
+        let (_, events, _) = parse(&batch);
+        assert!(events[0].contains(&format!(
+            r#""timestamp":{NOW},"client_timestamp":{future},"clock_corrected":true"#
+        )));
+    }
+
+    #[test]
+    fn refuses_whole_batches_that_are_not_batches() {
+        assert_eq!(parse("{").0, Err(BatchError::InvalidJson));
+        assert_eq!(parse("[1]").0, Err(BatchError::NotABatch));
+        assert_eq!(parse(r#"{"events":[]}"#).0, Err(BatchError::Empty));
+        let many = format!(r#"{{"events":[{}]}}"#, vec!["1"; 501].join(","));
+        assert_eq!(
+            parse(&many).0,
+            Err(BatchError::TooManyEvents { got: 501, max: 500 })
+        );
+    }
+
+    #[test]
+    fn enforces_string_limits_and_validity_flags() {
+        let long = "a".repeat(2000);
+        let batch = format!(
+            r#"{{"events":[{},{},{}]}}"#,
+            event(&format!(r#""type":"click","selector":"{long}""#)),
+            event(
+                r#""type":"form_validation_error","field_name":"email","validity":["valueMissing","typeMismatch"]"#
+            ),
+            event(r#""type":"form_validation_error","field_name":"email","validity":["bogus"]"#),
+        );
+        let (_, events, rejected) = parse(&batch);
+        assert_eq!(rejected[0].error, EventError::TooLong("selector"));
+        assert_eq!(rejected[1].error, EventError::InvalidField("validity"));
+        assert!(events[0].contains(r#""validity":["valueMissing","typeMismatch"]"#));
+    }
+}

@@ -1,0 +1,174 @@
+//! Operational endpoints every service serves: `/healthz` (the process is alive),
+//! `/readyz` (every dependency it needs answers) and `/metrics` (Prometheus text).
+
+use std::convert::Infallible;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use http::{header, Request, Response, StatusCode};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use prometheus::{Encoder, Registry, TextEncoder};
+use tokio::net::TcpListener;
+
+use crate::shutdown::Shutdown;
+
+/// The named readiness checks of a service. Each dependency owns a [`ReadyFlag`] and
+/// flips it; the service is ready when every flag is up.
+#[derive(Clone, Default)]
+pub struct Readiness {
+    checks: Arc<Mutex<Vec<(&'static str, Arc<AtomicBool>)>>>,
+}
+
+/// One readiness check, initially down.
+#[derive(Clone, Debug)]
+pub struct ReadyFlag(Arc<AtomicBool>);
+
+impl ReadyFlag {
+    /// Marks the dependency as answering or not.
+    pub fn set(&self, ready: bool) {
+        self.0.store(ready, Ordering::Relaxed);
+    }
+
+    /// Whether the dependency answers.
+    pub fn get(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+impl Readiness {
+    /// Adds a check named `name`, initially not ready.
+    pub fn flag(&self, name: &'static str) -> ReadyFlag {
+        let flag = Arc::new(AtomicBool::new(false));
+        self.lock().push((name, flag.clone()));
+        ReadyFlag(flag)
+    }
+
+    /// The names of the checks that are down; empty when ready.
+    pub fn not_ready(&self) -> Vec<&'static str> {
+        self.lock()
+            .iter()
+            .filter(|(_, f)| !f.load(Ordering::Relaxed))
+            .map(|(n, _)| *n)
+            .collect()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(&'static str, Arc<AtomicBool>)>> {
+        self.checks
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// The answer to an operational path, or `None` for any other path.
+pub fn respond(
+    path: &str,
+    readiness: &Readiness,
+    registry: &Registry,
+) -> Option<Response<Full<Bytes>>> {
+    let (status, content_type, body) = match path {
+        "/healthz" => (
+            StatusCode::OK,
+            "application/json",
+            Bytes::from_static(b"{\"status\":\"ok\"}"),
+        ),
+        "/readyz" => {
+            let down = readiness.not_ready();
+            if down.is_empty() {
+                (
+                    StatusCode::OK,
+                    "application/json",
+                    Bytes::from_static(b"{\"status\":\"ready\"}"),
+                )
+            } else {
+                let body = format!("{{\"status\":\"not_ready\",\"waiting_for\":{down:?}}}");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "application/json",
+                    Bytes::from(body),
+                )
+            }
+        }
+        "/metrics" => {
+            let mut buf = Vec::new();
+            let encoder = TextEncoder::new();
+            // Encoding registered metrics into a Vec only fails on inconsistent metric
+            // families, which registration already rejects.
+            let _ = encoder.encode(&registry.gather(), &mut buf);
+            (
+                StatusCode::OK,
+                "text/plain; version=0.0.4",
+                Bytes::from(buf),
+            )
+        }
+        _ => return None,
+    };
+    let mut response = Response::new(Full::new(body));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static(content_type),
+    );
+    Some(response)
+}
+
+/// Serves only the operational endpoints, for services without an HTTP API of their own.
+pub async fn serve(
+    listener: TcpListener,
+    readiness: Readiness,
+    registry: Registry,
+    mut shutdown: Shutdown,
+) {
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    tracing::warn!(error = %e, "ops accept failed");
+                    continue;
+                }
+            },
+            _ = shutdown.wait() => return,
+        };
+        let (readiness, registry) = (readiness.clone(), registry.clone());
+        tokio::spawn(async move {
+            let service = service_fn(move |req: Request<Incoming>| {
+                let response =
+                    respond(req.uri().path(), &readiness, &registry).unwrap_or_else(|| {
+                        let mut r = Response::new(Full::new(Bytes::from_static(
+                            b"{\"error\":\"not_found\"}",
+                        )));
+                        *r.status_mut() = StatusCode::NOT_FOUND;
+                        r
+                    });
+                async move { Ok::<_, Infallible>(response) }
+            });
+            let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ready_only_when_every_flag_is_up() {
+        let readiness = Readiness::default();
+        let kafka = readiness.flag("kafka");
+        let ch = readiness.flag("clickhouse");
+        assert_eq!(readiness.not_ready(), ["kafka", "clickhouse"]);
+        kafka.set(true);
+        let r = respond("/readyz", &readiness, &Registry::new()).unwrap();
+        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+        ch.set(true);
+        let r = respond("/readyz", &readiness, &Registry::new()).unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        assert!(respond("/other", &readiness, &Registry::new()).is_none());
+    }
+}
