@@ -57,6 +57,21 @@ pub struct ApiKeyRow {
     pub updated_at: i64,
 }
 
+/// A row of `api_key_usage`: what one ingest instance saw of a key in one flush.
+/// Merges sum the counters and keep the latest use.
+#[derive(Debug, Clone, PartialEq, Row, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub struct UsageRow<'a> {
+    #[serde(with = "clickhouse::serde::uuid")]
+    pub key_id: Uuid,
+    pub owner_id: &'a str,
+    /// Start of the minute, seconds since the epoch.
+    pub minute: u32,
+    pub requests: u64,
+    pub events: u64,
+    pub last_used_at: i64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -396,6 +396,22 @@ mod tests {
     }
 
     #[test]
+    fn accepts_the_documented_example_batch_as_it_stands() {
+        let doc = include_str!("../../docs/events.md");
+        let start = doc.find("```json\n").expect("a json block") + 8;
+        let end = start + doc[start..].find("```").expect("closed block");
+        let (result, events, rejected) = parse(&doc[start..end]);
+        assert_eq!(result, Ok(()));
+        assert!(rejected.is_empty(), "{rejected:?}");
+        assert_eq!(events.len(), 11);
+        let kinds: std::collections::HashSet<_> = events
+            .iter()
+            .map(|e| serde_json::from_str::<serde_json::Value>(e).unwrap()["type"].to_string())
+            .collect();
+        assert_eq!(kinds.len(), 11);
+    }
+
+    #[test]
     fn enforces_string_limits_and_validity_flags() {
         let long = "a".repeat(2000);
         let batch = format!(

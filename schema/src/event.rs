@@ -131,7 +131,13 @@ impl ValidityFlags {
 
 impl Serialize for ValidityFlags {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(self.names())
+        use serde::ser::SerializeSeq;
+        // RowBinary needs the length up front.
+        let mut seq = serializer.serialize_seq(Some(self.0.count_ones() as usize))?;
+        for name in self.names() {
+            seq.serialize_element(name)?;
+        }
+        seq.end()
     }
 }
 

@@ -151,6 +151,7 @@ pub fn ms(value: u64) -> Duration {
 }
 
 #[cfg(test)]
+#[allow(clippy::result_large_err)] // figment::Jail's closure signature is fixed.
 mod tests {
     use super::*;
 

@@ -20,8 +20,10 @@ use crate::shutdown::Shutdown;
 /// flips it; the service is ready when every flag is up.
 #[derive(Clone, Default)]
 pub struct Readiness {
-    checks: Arc<Mutex<Vec<(&'static str, Arc<AtomicBool>)>>>,
+    checks: Arc<Mutex<Vec<Check>>>,
 }
+
+type Check = (&'static str, Arc<AtomicBool>);
 
 /// One readiness check, initially down.
 #[derive(Clone, Debug)]
@@ -56,7 +58,7 @@ impl Readiness {
             .collect()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(&'static str, Arc<AtomicBool>)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Check>> {
         self.checks
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())

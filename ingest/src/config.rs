@@ -1,0 +1,94 @@
+//! Ingest configuration: defaults here, overridden by `FRICTION_CONFIG` TOML and
+//! `FRICTION_*` env vars (see `friction_service::config`).
+
+use friction_schema::Limits;
+use friction_service::config::{ClickHouseConfig, KafkaConfig};
+use serde::{Deserialize, Serialize};
+
+/// Everything ingest needs to run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct IngestConfig {
+    /// Address to listen on.
+    pub listen: String,
+    /// ClickHouse (the `api_keys` table and usage).
+    #[serde(flatten)]
+    pub clickhouse: ClickHouseConfig,
+    /// Kafka.
+    #[serde(flatten)]
+    pub kafka: KafkaConfig,
+    /// Topic raw batches are written to.
+    pub raw_topic: String,
+    /// Largest Kafka message ingest writes; bigger batches are split.
+    pub max_message_bytes: usize,
+    /// How long a request waits for the broker's acknowledgement before answering 503.
+    pub produce_timeout_ms: u64,
+    /// librdkafka's own delivery timeout; longer than a request waits, so a short broker
+    /// stall does not fail messages (which would fence the idempotent producer).
+    pub message_timeout_ms: u64,
+    /// librdkafka `linger.ms`.
+    pub linger_ms: u64,
+    /// Messages librdkafka may queue; a full queue answers 503.
+    pub producer_queue_messages: u64,
+    /// Largest request body as sent (compressed or not).
+    pub max_body_bytes: usize,
+    /// Largest body after decompression.
+    pub max_decompressed_bytes: usize,
+    /// Largest decompressed/compressed ratio accepted (a higher one is a bomb).
+    pub max_compression_ratio: usize,
+    /// Per-event validation limits.
+    pub limits: Limits,
+    /// How long a looked-up key is trusted before it is looked up again.
+    pub key_cache_ttl_ms: u64,
+    /// How long an unknown key is remembered as unknown.
+    pub key_negative_ttl_ms: u64,
+    /// Keys (known or unknown) held in the cache.
+    pub key_cache_capacity: u64,
+    /// How long a known key keeps working from memory while ClickHouse is unreachable.
+    pub key_grace_ms: u64,
+    /// Rate limit for keys without one.
+    pub default_rate_limit_per_minute: u32,
+    /// Rate-limit buckets idle this long are dropped.
+    pub bucket_idle_ms: u64,
+    /// How often aggregated key usage is written to ClickHouse.
+    pub usage_flush_ms: u64,
+    /// Zero the host part of client IPs (IPv4 /24, IPv6 /48) before they are stored.
+    pub anonymize_ip: bool,
+    /// Take the client IP from `X-Forwarded-For` (only behind a trusted proxy).
+    pub trust_forwarded_for: bool,
+    /// The built SDK served at `/friction-tracker.js`.
+    pub sdk_path: String,
+    /// `Access-Control-Max-Age` of preflight answers, seconds.
+    pub cors_max_age_s: u32,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        IngestConfig {
+            listen: "127.0.0.1:8080".into(),
+            clickhouse: ClickHouseConfig::default(),
+            kafka: KafkaConfig::default(),
+            raw_topic: friction_schema::topics::RAW_EVENTS.into(),
+            max_message_bytes: 900_000,
+            produce_timeout_ms: 5_000,
+            message_timeout_ms: 60_000,
+            linger_ms: 5,
+            producer_queue_messages: 100_000,
+            max_body_bytes: 1 << 20,
+            max_decompressed_bytes: 5 << 20,
+            max_compression_ratio: 100,
+            limits: Limits::default(),
+            key_cache_ttl_ms: 30_000,
+            key_negative_ttl_ms: 10_000,
+            key_cache_capacity: 100_000,
+            key_grace_ms: 3_600_000,
+            default_rate_limit_per_minute: friction_schema::api_key::DEFAULT_RATE_LIMIT_PER_MINUTE,
+            bucket_idle_ms: 120_000,
+            usage_flush_ms: 5_000,
+            anonymize_ip: true,
+            trust_forwarded_for: false,
+            sdk_path: "sdk/dist/friction-tracker.min.js".into(),
+            cors_max_age_s: 86_400,
+        }
+    }
+}

@@ -1,0 +1,148 @@
+//! What ingest adds to a batch from the request, never from the payload: the client IP
+//! (anonymised by default) and the user agent, and whether that agent is a known bot.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use aho_corasick::AhoCorasick;
+use http::HeaderMap;
+
+/// Longest user agent kept.
+pub const MAX_USER_AGENT_BYTES: usize = 512;
+
+/// The client address: the socket peer, or the first `X-Forwarded-For` hop when ingest
+/// runs behind a trusted proxy.
+pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trust_forwarded_for: bool) -> IpAddr {
+    if trust_forwarded_for {
+        let forwarded = headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .and_then(|v| v.trim().parse().ok());
+        if let Some(ip) = forwarded {
+            return ip;
+        }
+    }
+    peer
+}
+
+/// Zeroes the host part: the last octet of IPv4, everything past /48 of IPv6.
+pub fn anonymize(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, c, _] = v4.octets();
+            IpAddr::V4(Ipv4Addr::new(a, b, c, 0))
+        }
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => anonymize(IpAddr::V4(v4)),
+            None => {
+                let s = v6.segments();
+                IpAddr::V6(Ipv6Addr::new(s[0], s[1], s[2], 0, 0, 0, 0, 0))
+            }
+        },
+    }
+}
+
+/// The user agent, cut at a character boundary to at most [`MAX_USER_AGENT_BYTES`].
+pub fn user_agent(headers: &HeaderMap) -> &str {
+    let ua = headers
+        .get(http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let mut end = ua.len().min(MAX_USER_AGENT_BYTES);
+    while !ua.is_char_boundary(end) {
+        end -= 1;
+    }
+    &ua[..end]
+}
+
+/// Recognises crawlers and monitoring bots by user-agent tokens. Headless browsers are
+/// not bots here: customers test their own sites with them.
+pub struct BotDetector(AhoCorasick);
+
+const BOT_TOKENS: &[&str] = &[
+    "googlebot",
+    "bingbot",
+    "yandexbot",
+    "baiduspider",
+    "duckduckbot",
+    "slurp",
+    "applebot",
+    "facebookexternalhit",
+    "twitterbot",
+    "linkedinbot",
+    "ahrefsbot",
+    "semrushbot",
+    "mj12bot",
+    "petalbot",
+    "gptbot",
+    "ccbot",
+    "bytespider",
+    "adsbot",
+    "mediapartners-google",
+    "dotbot",
+    "uptimerobot",
+    "pingdom",
+    "crawler",
+    "spider",
+    "bot/",
+    "bot;",
+    "+http",
+];
+
+impl Default for BotDetector {
+    fn default() -> Self {
+        let matcher = AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(BOT_TOKENS)
+            .expect("static bot token list builds");
+        BotDetector(matcher)
+    }
+}
+
+impl BotDetector {
+    /// Whether the user agent belongs to a known bot.
+    pub fn is_bot(&self, user_agent: &str) -> bool {
+        self.0.is_match(user_agent)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn anonymises_addresses() {
+        assert_eq!(
+            anonymize("203.0.113.77".parse().unwrap()).to_string(),
+            "203.0.113.0"
+        );
+        assert_eq!(
+            anonymize("2001:db8:abcd:12:1::9".parse().unwrap()).to_string(),
+            "2001:db8:abcd::"
+        );
+        assert_eq!(
+            anonymize("::ffff:10.1.2.3".parse().unwrap()).to_string(),
+            "10.1.2.0"
+        );
+    }
+
+    #[test]
+    fn trusts_forwarded_for_only_when_told() {
+        let mut h = HeaderMap::new();
+        h.insert("x-forwarded-for", "198.51.100.4, 10.0.0.1".parse().unwrap());
+        let peer: IpAddr = "127.0.0.1".parse().unwrap();
+        assert_eq!(client_ip(peer, &h, false), peer);
+        assert_eq!(client_ip(peer, &h, true).to_string(), "198.51.100.4");
+    }
+
+    #[test]
+    fn spots_bots_but_not_browsers() {
+        let bots = BotDetector::default();
+        assert!(
+            bots.is_bot("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)")
+        );
+        assert!(bots.is_bot("Mozilla/5.0 (compatible; AhrefsBot/7.0)"));
+        assert!(!bots.is_bot("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/156.0 Safari/537.36"));
+        assert!(!bots.is_bot("Mozilla/5.0 (Linux; Android 12; Cubot X30) Mobile Safari/537.36"));
+    }
+}

@@ -1,0 +1,132 @@
+//! Per-key token buckets in a DashMap. A bucket holds up to a minute's worth of requests
+//! (`rate_limit_per_minute`) and refills continuously at that rate. Time is passed in, so
+//! the arithmetic is tested exactly; idle buckets (full again anyway) are evicted.
+
+use std::time::{Duration, Instant};
+
+use dashmap::DashMap;
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    tokens: f64,
+    last: Instant,
+}
+
+/// The answer for one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// Go ahead; whole requests left in the bucket.
+    Allowed {
+        /// Requests left now.
+        remaining: u32,
+    },
+    /// Over the limit.
+    Limited {
+        /// Seconds until one request is allowed again (at least 1).
+        retry_after_s: u64,
+    },
+}
+
+/// Token buckets of every key that sent recently.
+#[derive(Debug, Default)]
+pub struct RateLimiter {
+    buckets: DashMap<Uuid, Bucket>,
+}
+
+impl RateLimiter {
+    /// Takes one request from `key`'s bucket at time `now`.
+    pub fn check(&self, key: Uuid, per_minute: u32, now: Instant) -> Decision {
+        let capacity = f64::from(per_minute.max(1));
+        let per_second = capacity / 60.0;
+        let mut bucket = self.buckets.entry(key).or_insert(Bucket {
+            tokens: capacity,
+            last: now,
+        });
+        let elapsed = now.saturating_duration_since(bucket.last).as_secs_f64();
+        bucket.tokens = (bucket.tokens + elapsed * per_second).min(capacity);
+        bucket.last = now;
+        if bucket.tokens >= 1.0 {
+            bucket.tokens -= 1.0;
+            Decision::Allowed {
+                remaining: bucket.tokens.floor() as u32,
+            }
+        } else {
+            let wait = (1.0 - bucket.tokens) / per_second;
+            Decision::Limited {
+                retry_after_s: (wait.ceil() as u64).max(1),
+            }
+        }
+    }
+
+    /// Drops buckets untouched for `idle`; returns how many are left.
+    pub fn evict_idle(&self, now: Instant, idle: Duration) -> usize {
+        self.buckets
+            .retain(|_, b| now.saturating_duration_since(b.last) < idle);
+        self.buckets.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allows_a_minute_of_burst_then_limits_then_refills() {
+        let limiter = RateLimiter::default();
+        let key = Uuid::new_v4();
+        let t0 = Instant::now();
+        for i in 0..60 {
+            assert_eq!(
+                limiter.check(key, 60, t0),
+                Decision::Allowed { remaining: 59 - i }
+            );
+        }
+        assert_eq!(
+            limiter.check(key, 60, t0),
+            Decision::Limited { retry_after_s: 1 }
+        );
+        assert_eq!(
+            limiter.check(key, 60, t0 + Duration::from_millis(1500)),
+            Decision::Allowed { remaining: 0 }
+        );
+        assert!(matches!(
+            limiter.check(key, 60, t0 + Duration::from_millis(1600)),
+            Decision::Limited { .. }
+        ));
+    }
+
+    #[test]
+    fn slow_limits_give_long_retry_after() {
+        let limiter = RateLimiter::default();
+        let key = Uuid::new_v4();
+        let t0 = Instant::now();
+        assert!(matches!(
+            limiter.check(key, 2, t0),
+            Decision::Allowed { .. }
+        ));
+        assert!(matches!(
+            limiter.check(key, 2, t0),
+            Decision::Allowed { .. }
+        ));
+        assert_eq!(
+            limiter.check(key, 2, t0),
+            Decision::Limited { retry_after_s: 30 }
+        );
+    }
+
+    #[test]
+    fn keys_are_independent_and_idle_buckets_are_evicted() {
+        let limiter = RateLimiter::default();
+        let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+        let t0 = Instant::now();
+        limiter.check(a, 1, t0);
+        assert!(matches!(limiter.check(a, 1, t0), Decision::Limited { .. }));
+        assert!(matches!(limiter.check(b, 1, t0), Decision::Allowed { .. }));
+        limiter.check(b, 1, t0 + Duration::from_secs(100));
+        assert_eq!(
+            limiter.evict_idle(t0 + Duration::from_secs(130), Duration::from_secs(60)),
+            1
+        );
+    }
+}

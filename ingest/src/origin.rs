@@ -1,0 +1,92 @@
+//! Which origins may send with a key: the key's `allowed_domains` (empty allows all;
+//! `*.example.com` allows every subdomain of example.com) matched against the request's
+//! `Origin`, or the origin of its `Referer` when a browser sent no `Origin`.
+
+/// One allowed-domain entry, normalised to a lower-case host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Pattern {
+    /// `example.com`: exactly this host.
+    Exact(String),
+    /// `*.example.com`: stored as `.example.com`, any host ending with it.
+    Subdomains(String),
+}
+
+/// The domains a key accepts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AllowedDomains(Vec<Pattern>);
+
+impl AllowedDomains {
+    /// Parses the stored entries; entries may be bare hosts or full origins.
+    pub fn new<S: AsRef<str>>(entries: &[S]) -> Self {
+        let patterns = entries
+            .iter()
+            .map(|e| host_of(e.as_ref().trim()).to_ascii_lowercase())
+            .filter(|h| !h.is_empty())
+            .map(|h| match h.strip_prefix('*') {
+                Some(suffix) => Pattern::Subdomains(suffix.to_owned()),
+                None => Pattern::Exact(h),
+            })
+            .collect();
+        AllowedDomains(patterns)
+    }
+
+    /// Whether every origin is allowed.
+    pub fn allows_all(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Whether `origin` (an `Origin` header value or a URL) is allowed.
+    pub fn allows(&self, origin: &str) -> bool {
+        if self.allows_all() {
+            return true;
+        }
+        let host = host_of(origin);
+        self.0.iter().any(|p| match p {
+            Pattern::Exact(h) => host.eq_ignore_ascii_case(h),
+            Pattern::Subdomains(suffix) => {
+                host.len() > suffix.len()
+                    && host.is_char_boundary(host.len() - suffix.len())
+                    && host[host.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
+            }
+        })
+    }
+}
+
+/// The host of an origin or URL, without scheme, userinfo, port or path.
+fn host_of(origin: &str) -> &str {
+    let rest = origin.split_once("://").map_or(origin, |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let authority = authority.rsplit('@').next().unwrap_or(authority);
+    if authority.starts_with('[') {
+        // IPv6 literal: keep the brackets' content.
+        return authority.split(']').next().map_or("", |h| &h[1..]);
+    }
+    authority.split(':').next().unwrap_or("")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matches_exact_hosts_and_wildcards() {
+        let d = AllowedDomains::new(&["shop.example.com", "*.acme.io", "https://Other.org/"]);
+        assert!(d.allows("https://shop.example.com"));
+        assert!(d.allows("https://shop.example.com:8443"));
+        assert!(d.allows("https://a.acme.io"));
+        assert!(d.allows("https://a.b.ACME.io"));
+        assert!(d.allows("http://other.org/page?x=1"));
+        assert!(!d.allows("https://acme.io"));
+        assert!(!d.allows("https://evilacme.io"));
+        assert!(!d.allows("https://example.com"));
+        assert!(!d.allows("https://shop.example.com.evil.net"));
+        assert!(!d.allows("null"));
+    }
+
+    #[test]
+    fn empty_allows_everything() {
+        let d = AllowedDomains::new::<&str>(&[]);
+        assert!(d.allows("https://anything.example"));
+        assert!(AllowedDomains::new(&[" "]).allows_all());
+    }
+}

@@ -1,0 +1,682 @@
+//! Ingest end to end against the real broker and ClickHouse engine of the local stack:
+//! each test runs its own ingest on a free port with its own topic and database.
+
+use std::io::Write;
+use std::time::Duration;
+
+use friction_ingest::IngestConfig;
+use friction_service::config::{ClickHouseConfig, KafkaConfig};
+use friction_service::shutdown::{self, Trigger};
+use friction_testkit::{self as kit, Answer};
+use frictionctl::keys::{self, NewKey};
+use rdkafka::Message;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+struct Harness {
+    url: String,
+    kafka: KafkaConfig,
+    topic: String,
+    ch: ClickHouseConfig,
+    key: String,
+    key_id: Uuid,
+    _stop: Trigger,
+}
+
+impl Harness {
+    async fn start(tweak: impl FnOnce(&mut IngestConfig)) -> Harness {
+        Self::start_with(kit::stack().kafka().unwrap(), tweak).await
+    }
+
+    async fn start_with(kafka: KafkaConfig, tweak: impl FnOnce(&mut IngestConfig)) -> Harness {
+        let ch = kit::fresh_database().await;
+        let topic = kit::unique("test.events");
+        kit::create_topic(&kafka, &topic, 3).await;
+        let (key, row) = keys::create(&ch.client(), new_key(vec![], 1000))
+            .await
+            .unwrap();
+        let mut config = IngestConfig {
+            clickhouse: ch.clone(),
+            kafka: kafka.clone(),
+            raw_topic: topic.clone(),
+            key_cache_ttl_ms: 500,
+            key_negative_ttl_ms: 500,
+            usage_flush_ms: 200,
+            produce_timeout_ms: 3_000,
+            sdk_path: sdk_file(),
+            ..IngestConfig::default()
+        };
+        tweak(&mut config);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (stop, shutdown) = shutdown::channel();
+        tokio::spawn(friction_ingest::run(config, listener, shutdown));
+        Harness {
+            url,
+            kafka,
+            topic,
+            ch,
+            key,
+            key_id: row.key_id,
+            _stop: stop,
+        }
+    }
+
+    async fn post(&self, headers: &[(&str, &str)], body: impl Into<bytes::Bytes>) -> Answer {
+        kit::request("POST", &format!("{}/v1/events", self.url), headers, body).await
+    }
+
+    async fn send(&self, body: impl Into<bytes::Bytes>) -> Answer {
+        self.post(
+            &[
+                ("x-api-key", &self.key),
+                ("content-type", "application/json"),
+            ],
+            body,
+        )
+        .await
+    }
+
+    fn messages(&self) -> i64 {
+        kit::messages_in(&self.kafka, &self.topic)
+    }
+}
+
+fn new_key(domains: Vec<String>, rate: u32) -> NewKey {
+    NewKey {
+        name: "site".into(),
+        owner_id: kit::unique("owner"),
+        allowed_domains: domains,
+        rate_limit_per_minute: rate,
+    }
+}
+
+fn sdk_file() -> String {
+    let path = std::env::temp_dir().join(format!("{}.js", kit::unique("sdk")));
+    std::fs::write(&path, "(function(){/* friction sdk */})();\n".repeat(50)).unwrap();
+    path.to_string_lossy().into_owned()
+}
+
+fn example_batch() -> String {
+    let doc = include_str!("../../docs/events.md");
+    let start = doc.find("```json\n").unwrap() + 8;
+    let end = start + doc[start..].find("```").unwrap();
+    doc[start..end].to_owned()
+}
+
+fn now_ms() -> i64 {
+    friction_ingest::events::now_ms()
+}
+
+fn event(kind: &str, extra: Value) -> Value {
+    let mut e = json!({
+        "event_id": Uuid::new_v4().to_string(),
+        "type": kind,
+        "session_id": "s-1",
+        "timestamp": now_ms(),
+        "url": "https://shop.example.com/p",
+    });
+    e.as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    e
+}
+
+fn batch(events: Vec<Value>) -> String {
+    json!({ "events": events }).to_string()
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(data).unwrap();
+    enc.finish().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accepted_batch_lands_on_the_topic_with_its_envelope() {
+    let h = Harness::start(|_| {}).await;
+    let answer = h
+        .post(
+            &[
+                ("x-api-key", &h.key),
+                ("content-type", "application/json"),
+                ("user-agent", "Mozilla/5.0 test"),
+            ],
+            example_batch(),
+        )
+        .await;
+    assert_eq!(answer.status, 200, "{:?}", answer.body);
+    assert_eq!(
+        answer.body,
+        r#"{"success":true,"processed":11,"breakdown":{"friction":5,"heatmap":2,"performance":4}}"#
+    );
+    let messages = kit::read_messages(&h.kafka, &h.topic, 1, Duration::from_secs(30));
+    assert_eq!(messages.len(), 1);
+    let m = &messages[0];
+    assert_eq!(m.key(), Some(&b"s_7f3c2a9e1b"[..]));
+    let envelope: Value = serde_json::from_str(kit::payload(m)).unwrap();
+    let key = keys::get(&h.ch.client(), h.key_id).await.unwrap();
+    assert_eq!(envelope["header"]["owner_id"], key.owner_id.as_str());
+    assert_eq!(envelope["header"]["key_id"], h.key_id.to_string());
+    assert_eq!(envelope["header"]["client_ip"], "127.0.0.0");
+    assert_eq!(envelope["header"]["user_agent"], "Mozilla/5.0 test");
+    let events = envelope["events"].as_array().unwrap();
+    assert_eq!(events.len(), 11);
+    assert_eq!(
+        events[0]["event_id"],
+        "0b5e6f4c-8f0e-4b8e-9a61-2f1d3c4b5a01"
+    );
+    // The example's clock is far in the past: corrected, the client's time kept.
+    assert_eq!(events[0]["clock_corrected"], true);
+    assert_eq!(events[0]["client_timestamp"], 1764100000000i64);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn owner_and_key_come_from_the_key_never_the_payload() {
+    let h = Harness::start(|_| {}).await;
+    let spoof = event(
+        "click",
+        json!({"owner_id": "someone-else", "key_id": Uuid::nil().to_string()}),
+    );
+    assert_eq!(h.send(batch(vec![spoof])).await.status, 200);
+    let m = &kit::read_messages(&h.kafka, &h.topic, 1, Duration::from_secs(30))[0];
+    let envelope: Value = serde_json::from_str(kit::payload(m)).unwrap();
+    assert_eq!(envelope["header"]["key_id"], h.key_id.to_string());
+    assert_ne!(envelope["header"]["owner_id"], "someone-else");
+    assert!(envelope["events"][0].get("owner_id").is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_events_are_dropped_and_listed() {
+    let h = Harness::start(|_| {}).await;
+    let body = batch(vec![
+        event("click", json!({})),
+        event("rage_click", json!({})),
+        event("loadTime", json!({"value": 12.5})),
+    ]);
+    let answer = h.send(body).await;
+    assert_eq!(answer.status, 200);
+    assert_eq!(
+        answer.json(),
+        json!({"success":true,"processed":2,"breakdown":{"friction":0,"heatmap":1,"performance":1},
+               "rejected":[{"index":1,"error":"missing_field"}]})
+    );
+}
+
+async fn assert_refused(answer: Answer, status: u16, code: &str) {
+    assert_eq!(answer.status, status, "{:?}", answer.body);
+    let body = answer.json();
+    assert_eq!(body["success"], false);
+    assert_eq!(body["error"], code, "{body}");
+    assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_refusal_has_its_status_and_code_and_writes_nothing() {
+    let h = Harness::start(|c| {
+        c.max_body_bytes = 64 * 1024;
+        c.max_decompressed_bytes = 256 * 1024;
+    })
+    .await;
+    let ok = batch(vec![event("click", json!({}))]);
+    let json_type = ("content-type", "application/json");
+
+    assert_refused(
+        h.post(&[json_type], ok.clone()).await,
+        401,
+        "missing_api_key",
+    )
+    .await;
+    assert_refused(
+        h.post(&[("x-api-key", "fk_short"), json_type], ok.clone())
+            .await,
+        401,
+        "invalid_api_key",
+    )
+    .await;
+    let unknown = frictionctl::keys::generate();
+    assert_refused(
+        h.post(&[("x-api-key", &unknown), json_type], ok.clone())
+            .await,
+        401,
+        "invalid_api_key",
+    )
+    .await;
+    let key = ("x-api-key", h.key.as_str());
+    assert_refused(
+        h.post(&[key, json_type], "{not json").await,
+        400,
+        "invalid_batch",
+    )
+    .await;
+    assert_refused(
+        h.post(&[key, json_type], r#"{"events":[]}"#).await,
+        400,
+        "invalid_batch",
+    )
+    .await;
+    assert_refused(
+        h.post(&[key, json_type], r#"{"nope":1}"#).await,
+        400,
+        "invalid_batch",
+    )
+    .await;
+    let all_bad = h
+        .post(
+            &[key, json_type],
+            batch(vec![json!({"type": "click"}), json!(3)]),
+        )
+        .await;
+    assert_eq!(
+        all_bad.json()["rejected"],
+        json!([{"index":0,"error":"missing_field"},{"index":1,"error":"not_an_object"}])
+    );
+    assert_refused(all_bad, 400, "invalid_events").await;
+    assert_refused(
+        h.post(
+            &[key, ("content-type", "application/x-www-form-urlencoded")],
+            ok.clone(),
+        )
+        .await,
+        415,
+        "unsupported_media_type",
+    )
+    .await;
+    assert_refused(
+        h.post(&[key, json_type, ("content-encoding", "br")], ok.clone())
+            .await,
+        415,
+        "unsupported_encoding",
+    )
+    .await;
+    let big = batch(
+        (0..400)
+            .map(|_| event("click", json!({"selector": "x".repeat(200)})))
+            .collect(),
+    );
+    assert!(big.len() > 64 * 1024);
+    assert_refused(
+        h.post(&[key, json_type], big).await,
+        413,
+        "payload_too_large",
+    )
+    .await;
+    let bomb = gzip(&vec![b' '; 2 << 20]);
+    assert_refused(
+        h.post(&[key, json_type, ("content-encoding", "gzip")], bomb)
+            .await,
+        413,
+        "payload_too_large",
+    )
+    .await;
+    let many = batch((0..501).map(|_| event("click", json!({}))).collect());
+    assert_refused(
+        h.post(
+            &[key, json_type, ("content-encoding", "gzip")],
+            gzip(many.as_bytes()),
+        )
+        .await,
+        413,
+        "payload_too_large",
+    )
+    .await;
+
+    keys::set_active(&h.ch.client(), h.key_id, false)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_refused(h.post(&[key, json_type], ok).await, 403, "key_inactive").await;
+
+    assert_eq!(h.messages(), 0, "a refused request wrote to Kafka");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn origins_outside_the_allowed_domains_are_refused() {
+    let h = Harness::start(|_| {}).await;
+    let (key, _) = keys::create(&h.ch.client(), new_key(vec!["*.example.com".into()], 1000))
+        .await
+        .unwrap();
+    let ok = batch(vec![event("click", json!({}))]);
+    let base = [
+        ("x-api-key", key.as_str()),
+        ("content-type", "application/json"),
+    ];
+
+    let allowed = h
+        .post(
+            &[base[0], base[1], ("origin", "https://shop.example.com")],
+            ok.clone(),
+        )
+        .await;
+    assert_eq!(allowed.status, 200);
+    assert_eq!(
+        allowed.header("access-control-allow-origin"),
+        Some("https://shop.example.com")
+    );
+    let by_referer = h
+        .post(
+            &[
+                base[0],
+                base[1],
+                ("referer", "https://a.example.com/page?x"),
+            ],
+            ok.clone(),
+        )
+        .await;
+    assert_eq!(by_referer.status, 200);
+
+    let refused = h
+        .post(
+            &[base[0], base[1], ("origin", "https://evil.test")],
+            ok.clone(),
+        )
+        .await;
+    assert!(refused.header("access-control-allow-origin").is_none());
+    assert_refused(refused, 403, "origin_not_allowed").await;
+    assert_refused(h.post(&base, ok).await, 403, "origin_not_allowed").await;
+    assert_eq!(h.messages(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limit_answers_429_with_retry_after_and_counts_down() {
+    let h = Harness::start(|_| {}).await;
+    let (key, _) = keys::create(&h.ch.client(), new_key(vec![], 3))
+        .await
+        .unwrap();
+    let ok = batch(vec![event("click", json!({}))]);
+    let headers = [
+        ("x-api-key", key.as_str()),
+        ("content-type", "application/json"),
+    ];
+    for remaining in ["2", "1", "0"] {
+        let a = h.post(&headers, ok.clone()).await;
+        assert_eq!(a.status, 200);
+        assert_eq!(a.header("x-ratelimit-limit"), Some("3"));
+        assert_eq!(a.header("x-ratelimit-remaining"), Some(remaining));
+    }
+    let limited = h.post(&headers, ok).await;
+    assert!(
+        limited
+            .header("retry-after")
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+            >= 1
+    );
+    assert_eq!(limited.header("x-ratelimit-remaining"), Some("0"));
+    assert_refused(limited, 429, "rate_limited").await;
+    assert_eq!(h.messages(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cors_preflight_and_headers() {
+    let h = Harness::start(|_| {}).await;
+    let pre = kit::request(
+        "OPTIONS",
+        &format!("{}/v1/events", h.url),
+        &[
+            ("origin", "https://shop.example.com"),
+            ("access-control-request-method", "POST"),
+            ("access-control-request-headers", "content-type, x-api-key"),
+        ],
+        "",
+    )
+    .await;
+    assert_eq!(pre.status, 204);
+    assert_eq!(
+        pre.header("access-control-allow-origin"),
+        Some("https://shop.example.com")
+    );
+    assert!(pre
+        .header("access-control-allow-headers")
+        .unwrap()
+        .contains("x-api-key"));
+    assert!(pre
+        .header("access-control-allow-methods")
+        .unwrap()
+        .contains("POST"));
+    assert!(pre.header("access-control-max-age").is_some());
+    assert_eq!(pre.header("vary"), Some("Origin"));
+
+    let unauth = h
+        .post(&[("origin", "https://shop.example.com")], "{}")
+        .await;
+    assert_eq!(unauth.status, 401);
+    assert_eq!(
+        unauth.header("access-control-allow-origin"),
+        Some("https://shop.example.com")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gzip_bodies_and_send_beacon_requests_are_accepted() {
+    let h = Harness::start(|_| {}).await;
+    let body = batch(vec![
+        event("click", json!({})),
+        event("pageview", json!({})),
+    ]);
+    let gz = h
+        .post(
+            &[
+                ("x-api-key", &h.key),
+                ("content-type", "application/json"),
+                ("content-encoding", "gzip"),
+            ],
+            gzip(body.as_bytes()),
+        )
+        .await;
+    assert_eq!(gz.json()["processed"], 2);
+
+    let beacon = kit::request(
+        "POST",
+        &format!("{}/v1/events?api_key={}", h.url, h.key),
+        &[("content-type", "text/plain;charset=UTF-8")],
+        body,
+    )
+    .await;
+    assert_eq!(beacon.status, 200, "{:?}", beacon.body);
+    assert_eq!(beacon.json()["breakdown"]["heatmap"], 2);
+    assert_eq!(h.messages(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn known_bots_are_dropped_and_counted() {
+    let h = Harness::start(|_| {}).await;
+    let bot = h
+        .post(
+            &[
+                ("x-api-key", &h.key),
+                (
+                    "user-agent",
+                    "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+                ),
+            ],
+            batch(vec![event("click", json!({}))]),
+        )
+        .await;
+    assert_eq!(bot.status, 200);
+    assert_eq!(bot.json()["processed"], 0);
+    assert_eq!(h.messages(), 0);
+    let metrics = kit::request("GET", &format!("{}/metrics", h.url), &[], "").await;
+    let text = String::from_utf8_lossy(&metrics.body).into_owned();
+    assert!(
+        text.contains("friction_ingest_bot_requests_dropped_total 1"),
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_over_the_message_limit_are_split() {
+    let h = Harness::start(|c| c.max_message_bytes = 4_000).await;
+    let events: Vec<Value> = (0..40)
+        .map(|_| event("click", json!({"selector": "a".repeat(100)})))
+        .collect();
+    assert_eq!(h.send(batch(events)).await.json()["processed"], 40);
+    let messages = kit::read_messages(&h.kafka, &h.topic, 100, Duration::from_secs(5));
+    assert!(messages.len() > 1);
+    let total: usize = messages
+        .iter()
+        .map(|m| {
+            assert!(m.payload().unwrap().len() <= 4_000);
+            serde_json::from_str::<Value>(kit::payload(m)).unwrap()["events"]
+                .as_array()
+                .unwrap()
+                .len()
+        })
+        .sum();
+    assert_eq!(total, 40);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn usage_is_aggregated_and_flushed() {
+    let h = Harness::start(|_| {}).await;
+    for _ in 0..3 {
+        assert_eq!(
+            h.send(batch(vec![
+                event("click", json!({})),
+                event("click", json!({}))
+            ]))
+            .await
+            .status,
+            200
+        );
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (requests, events): (u64, u64) =
+            h.ch.client()
+                .query("SELECT sum(requests), sum(events) FROM api_key_usage WHERE key_id = ?")
+                .bind(h.key_id.to_string())
+                .fetch_one()
+                .await
+                .unwrap();
+        if (requests, events) == (3, 6) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "usage not flushed: {requests} {events}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serves_the_sdk_with_etag_and_gzip() {
+    let h = Harness::start(|_| {}).await;
+    let url = format!("{}/friction-tracker.js", h.url);
+    let plain = kit::request("GET", &url, &[], "").await;
+    assert_eq!(plain.status, 200);
+    assert!(plain.header("content-type").unwrap().contains("javascript"));
+    assert!(plain.header("cache-control").unwrap().contains("max-age"));
+    let etag = plain.header("etag").unwrap().to_owned();
+    let zipped = kit::request("GET", &url, &[("accept-encoding", "gzip, br")], "").await;
+    assert_eq!(zipped.header("content-encoding"), Some("gzip"));
+    assert!(zipped.body.len() < plain.body.len());
+    let cached = kit::request("GET", &url, &[("if-none-match", &etag)], "").await;
+    assert_eq!(cached.status, 304);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_readiness_and_metrics() {
+    let h = Harness::start(|_| {}).await;
+    assert_eq!(
+        kit::request("GET", &format!("{}/healthz", h.url), &[], "")
+            .await
+            .status,
+        200
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while kit::request("GET", &format!("{}/readyz", h.url), &[], "")
+        .await
+        .status
+        != 200
+    {
+        assert!(std::time::Instant::now() < deadline, "never ready");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    h.send(batch(vec![event("click", json!({}))])).await;
+    let text = String::from_utf8_lossy(
+        &kit::request("GET", &format!("{}/metrics", h.url), &[], "")
+            .await
+            .body,
+    )
+    .into_owned();
+    assert!(
+        text.contains("friction_ingest_requests_total{outcome=\"ok\"} 1"),
+        "{text}"
+    );
+    assert!(text.contains("friction_ingest_events_total{kind=\"heatmap\"} 1"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broker_outage_answers_503_then_recovers() {
+    let broker = kit::PrivateBroker::start();
+    let h = Harness::start_with(broker.kafka.clone(), |c| c.produce_timeout_ms = 1_500).await;
+    let ok = || batch(vec![event("click", json!({}))]);
+    assert_eq!(h.send(ok()).await.status, 200);
+
+    broker.freeze();
+    let down = h.send(ok()).await;
+    assert_eq!(down.header("retry-after"), Some("5"));
+    assert_refused(down, 503, "unavailable").await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while kit::request("GET", &format!("{}/readyz", h.url), &[], "")
+        .await
+        .status
+        == 200
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still ready with the broker frozen"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    broker.thaw();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        if h.send(ok()).await.status == 200 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "ingest did not recover"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clickhouse_outage_keeps_known_keys_working_and_answers_503_for_unknown() {
+    let real = kit::stack().clickhouse().unwrap();
+    let proxy = kit::Proxy::start(kit::host_port(&real.clickhouse_url)).await;
+    let proxied = format!("http://{}", proxy.addr);
+    let h = Harness::start(|c| {
+        c.clickhouse.clickhouse_url = proxied;
+        c.key_cache_ttl_ms = 200;
+    })
+    .await;
+    let ok = || batch(vec![event("click", json!({}))]);
+    assert_eq!(h.send(ok()).await.status, 200);
+
+    proxy.cut();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(
+        h.send(ok()).await.status,
+        200,
+        "a known key stopped working"
+    );
+    let stranger = frictionctl::keys::generate();
+    let unknown = h.post(&[("x-api-key", &stranger)], ok()).await;
+    assert_refused(unknown, 503, "unavailable").await;
+
+    proxy.restore();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_refused(
+        h.post(&[("x-api-key", &stranger)], ok()).await,
+        401,
+        "invalid_api_key",
+    )
+    .await;
+}
