@@ -7,11 +7,12 @@ exactly as they would to clickhouse-server:
 - SQL in `?query=`, in the body, or in a multipart/form-data body with `param_*` fields;
 - `database`, `default_format`, `query_id`; every other URL parameter is a setting,
   applied for this request only (chDB keeps `SET` for the session, so it is undone);
-- `INSERT ... FORMAT X` with the data streamed in the (possibly chunked) body;
+- `INSERT ... FORMAT X` with the data in the (possibly chunked) body;
 - errors as `Code: N. DB::Exception: ...` with `X-ClickHouse-Exception-Code`;
 - `/ping`.
 
-chDB runs one statement at a time, so requests are serialised with a lock.
+chDB runs one statement at a time, so requests are serialised with a lock; insert data
+is read in full before the lock is taken.
 Never used in production: point services at a real clickhouse-server by URL.
 """
 
@@ -121,7 +122,10 @@ class Handler(BaseHTTPRequestHandler):
                     query = (query + " " + form.pop("query", "")).strip()
                     query_params = {k[len("param_"):]: v for k, v in form.items() if k.startswith("param_")}
                 elif query and INSERT_FORMAT.match(query):
-                    data_chunks = self.body_chunks()
+                    # Read the whole body before taking the engine lock: a client may
+                    # stream several inserts at once, and holding the lock while waiting
+                    # for one body would stall the others (and their metadata queries).
+                    data_chunks = iter((self.read_body(),))
                 else:
                     body = self.read_body().decode("utf-8")
                     query = (query + "\n" + body).strip() if query else body
@@ -137,9 +141,6 @@ class Handler(BaseHTTPRequestHandler):
                 result = self.run(query, params.get("database"), params.get("default_format"),
                                   settings, query_params, data_chunks)
         except EngineError as exc:
-            # Drain what the client still sends so the connection stays usable.
-            for _ in data_chunks:
-                pass
             self.send_error_text(STATUS_BY_CODE.get(exc.code, 500), exc)
             return
         self.send_text(200, result, params.get("query_id"))

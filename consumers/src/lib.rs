@@ -1,1 +1,98 @@
-//! placeholder
+//! friction consumers: Kafka consumer-group workers that turn raw batches into rows of
+//! `friction_events`, `heatmap_data` and `page_performance_metrics`.
+//!
+//! Layout: [`worker`] is the consume loop (batching, retries, commits, rebalances);
+//! [`decode`] checks each message and salvages what it can; [`writer`] writes a batch with
+//! the `clickhouse` crate; [`dlq`] parks what cannot be stored; [`metrics`] and [`config`].
+#![warn(missing_docs)]
+
+pub mod config;
+pub mod decode;
+pub mod dlq;
+pub mod metrics;
+pub mod worker;
+pub mod writer;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use friction_service::ops::{self, Readiness};
+use friction_service::shutdown::Shutdown;
+use prometheus::Registry;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use tokio::net::TcpListener;
+
+pub use config::ConsumersConfig;
+
+/// The consumer could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// Kafka client creation or subscription failed.
+    #[error("kafka: {0}")]
+    Kafka(#[from] rdkafka::error::KafkaError),
+    /// Metrics registration failed.
+    #[error("metrics: {0}")]
+    Metrics(#[from] prometheus::Error),
+    /// The worker thread panicked.
+    #[error("consumer thread failed")]
+    Worker,
+}
+
+/// Consumes until `shutdown`, serving `/healthz`, `/readyz` and `/metrics` on `ops`; on
+/// shutdown the current batch is written and committed before returning.
+pub async fn run(
+    config: ConsumersConfig,
+    ops: TcpListener,
+    shutdown: Shutdown,
+) -> Result<(), StartError> {
+    let registry = Registry::new();
+    let metrics = Arc::new(metrics::Metrics::new(&registry)?);
+    let readiness = Readiness::default();
+    let kafka_ready = readiness.flag("kafka");
+    let clickhouse_ready = readiness.flag("clickhouse");
+    tokio::spawn(ops::serve(ops, readiness, registry, shutdown.clone()));
+
+    let shared = worker::Shared::new(worker::SharedParts {
+        writer: writer::Writer::new(config.clickhouse.client()),
+        dead_letters: dlq::DeadLetters::new(
+            config.kafka.client_config(),
+            config.dlq_topic.clone(),
+        )?,
+        metrics,
+        runtime: tokio::runtime::Handle::current(),
+        topic: config.raw_topic.clone(),
+        limits: worker::BatchLimits {
+            max_rows: config.batch_max_rows,
+            max_bytes: config.batch_max_bytes,
+            max_age: Duration::from_millis(config.batch_max_age_ms),
+        },
+        retry_initial: Duration::from_millis(config.retry_initial_ms),
+        retry_max: Duration::from_millis(config.retry_max_ms),
+        clickhouse_ready,
+        shutdown,
+    });
+    let consumer: BaseConsumer<worker::Context> = config
+        .kafka
+        .client_config()
+        .set("group.id", &config.group_id)
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("session.timeout.ms", config.session_timeout_ms.to_string())
+        // Bounds what librdkafka prefetches per partition while a batch is being written.
+        .set("queued.max.messages.kbytes", "32768")
+        .create_with_context(worker::Context::new(shared.clone()))?;
+    consumer.subscribe(&[&config.raw_topic])?;
+    tracing::info!(topic = %config.raw_topic, group = %config.group_id, "consumer started");
+
+    let thread = std::thread::Builder::new()
+        .name("friction-consumer".into())
+        .spawn(move || worker::run(consumer, shared, kafka_ready))
+        .map_err(|_| StartError::Worker)?;
+    tokio::task::spawn_blocking(move || thread.join())
+        .await
+        .map_err(|_| StartError::Worker)?
+        .map_err(|_| StartError::Worker)?;
+    tracing::info!("consumer stopped");
+    Ok(())
+}

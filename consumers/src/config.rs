@@ -1,0 +1,56 @@
+//! Consumer configuration: defaults here, overridden by `FRICTION_CONFIG` TOML and
+//! `FRICTION_*` env vars (see `friction_service::config`).
+
+use friction_service::config::{ClickHouseConfig, KafkaConfig};
+use serde::{Deserialize, Serialize};
+
+/// Everything a consumer instance needs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ConsumersConfig {
+    /// Address of `/healthz`, `/readyz` and `/metrics`.
+    pub ops_listen: String,
+    /// ClickHouse.
+    #[serde(flatten)]
+    pub clickhouse: ClickHouseConfig,
+    /// Kafka.
+    #[serde(flatten)]
+    pub kafka: KafkaConfig,
+    /// Topic of raw batches.
+    pub raw_topic: String,
+    /// Topic undecodable messages and events go to.
+    pub dlq_topic: String,
+    /// Consumer group; instances of one group share the partitions.
+    pub group_id: String,
+    /// A batch is written once it holds this many rows (all tables together)...
+    pub batch_max_rows: usize,
+    /// ...or this many payload bytes...
+    pub batch_max_bytes: usize,
+    /// ...or its first message is this old.
+    pub batch_max_age_ms: u64,
+    /// First retry delay after a failed insert; doubles up to `retry_max_ms`.
+    pub retry_initial_ms: u64,
+    /// Longest delay between insert retries.
+    pub retry_max_ms: u64,
+    /// Kafka group session timeout.
+    pub session_timeout_ms: u64,
+}
+
+impl Default for ConsumersConfig {
+    fn default() -> Self {
+        ConsumersConfig {
+            ops_listen: "127.0.0.1:9464".into(),
+            clickhouse: ClickHouseConfig::default(),
+            kafka: KafkaConfig::default(),
+            raw_topic: friction_schema::topics::RAW_EVENTS.into(),
+            dlq_topic: friction_schema::topics::DEAD_LETTER.into(),
+            group_id: "friction-consumers".into(),
+            batch_max_rows: 5_000,
+            batch_max_bytes: 16 << 20,
+            batch_max_age_ms: 1_000,
+            retry_initial_ms: 200,
+            retry_max_ms: 10_000,
+            session_timeout_ms: 10_000,
+        }
+    }
+}

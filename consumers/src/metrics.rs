@@ -1,0 +1,76 @@
+//! Prometheus metrics of the consumers, named `friction_consumers_*`.
+
+use prometheus::{
+    Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry,
+};
+
+/// Every consumer metric.
+pub struct Metrics {
+    /// Kafka messages read.
+    pub messages: IntCounter,
+    /// Rows inserted by table.
+    pub rows: IntCounterVec,
+    /// Rows per written batch.
+    pub batch_rows: Histogram,
+    /// Time to write one batch to every table.
+    pub insert_seconds: Histogram,
+    /// Insert attempts that failed and were retried.
+    pub retries: IntCounter,
+    /// Messages or events sent to the dead-letter topic, by reason.
+    pub dead_letters: IntCounterVec,
+    /// Messages behind the end of each assigned partition.
+    pub lag: IntGaugeVec,
+}
+
+impl Metrics {
+    /// Creates and registers the metrics.
+    pub fn new(registry: &Registry) -> Result<Self, prometheus::Error> {
+        let m = Metrics {
+            messages: IntCounter::new("friction_consumers_messages_total", "Kafka messages read")?,
+            rows: IntCounterVec::new(
+                Opts::new(
+                    "friction_consumers_rows_inserted_total",
+                    "Rows inserted into ClickHouse",
+                ),
+                &["table"],
+            )?,
+            batch_rows: Histogram::with_opts(
+                HistogramOpts::new("friction_consumers_batch_rows", "Rows per written batch")
+                    .buckets(prometheus::exponential_buckets(10.0, 4.0, 8)?),
+            )?,
+            insert_seconds: Histogram::with_opts(
+                HistogramOpts::new(
+                    "friction_consumers_insert_duration_seconds",
+                    "Time to write one batch",
+                )
+                .buckets(prometheus::exponential_buckets(0.005, 2.5, 10)?),
+            )?,
+            retries: IntCounter::new(
+                "friction_consumers_insert_retries_total",
+                "Failed inserts retried with backoff",
+            )?,
+            dead_letters: IntCounterVec::new(
+                Opts::new(
+                    "friction_consumers_dlq_messages_total",
+                    "Messages and events dead-lettered",
+                ),
+                &["reason"],
+            )?,
+            lag: IntGaugeVec::new(
+                Opts::new(
+                    "friction_consumers_lag_messages",
+                    "Messages behind the partition end",
+                ),
+                &["partition"],
+            )?,
+        };
+        registry.register(Box::new(m.messages.clone()))?;
+        registry.register(Box::new(m.rows.clone()))?;
+        registry.register(Box::new(m.batch_rows.clone()))?;
+        registry.register(Box::new(m.insert_seconds.clone()))?;
+        registry.register(Box::new(m.retries.clone()))?;
+        registry.register(Box::new(m.dead_letters.clone()))?;
+        registry.register(Box::new(m.lag.clone()))?;
+        Ok(m)
+    }
+}
