@@ -34,6 +34,7 @@ macro_rules! migrations {
 migrations! {
     1 => "0001_events",
     2 => "0002_control_plane",
+    3 => "0003_rollups",
 }
 
 /// Why migrating failed.

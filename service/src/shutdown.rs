@@ -29,9 +29,9 @@ impl Shutdown {
         let _ = self.0.wait_for(|down| *down).await;
     }
 
-    /// Whether shutdown has started.
+    /// Whether shutdown has started; a dropped trigger counts as one.
     pub fn is_triggered(&self) -> bool {
-        *self.0.borrow()
+        *self.0.borrow() || self.0.has_changed().is_err()
     }
 }
 
@@ -80,6 +80,13 @@ mod tests {
         assert!(!shutdown.is_triggered());
         trigger.trigger();
         waiter.await.unwrap();
+        assert!(shutdown.is_triggered());
+    }
+
+    #[test]
+    fn a_dropped_trigger_is_a_shutdown() {
+        let (trigger, shutdown) = channel();
+        drop(trigger);
         assert!(shutdown.is_triggered());
     }
 }
