@@ -1,0 +1,431 @@
+/*! friction-tracker.js: website friction analytics. Apache-2.0. */
+// Embed: <script src="https://HOST/friction-tracker.js" data-api-key="fk_..."></script>
+// ES2017, no dependencies, no eval. Every listener is passive and guarded: the tracker
+// never throws into the host page. See sdk/README.md for options and the event model.
+(function (w, d) {
+  'use strict';
+  if (!w || !d || (w.friction && w.friction.version)) return;
+
+  var VERSION = '1.0.0';
+  var SESSION_KEY = 'friction_session';
+  var SESSION_IDLE_MS = 30 * 60 * 1000;
+  var BEACON_MAX = 60000; // sendBeacon and keepalive bodies are limited to 64 KB
+  var nativeFetch = w.fetch && w.fetch.bind(w);
+  var script = d.currentScript;
+
+  function attr(name, fallback) {
+    var v = script && script.getAttribute('data-' + name);
+    return v === null || v === undefined || v === '' ? fallback : v;
+  }
+  function num(name, fallback) {
+    var v = Number(attr(name, fallback));
+    return v > 0 ? v : fallback;
+  }
+  function flag(name, fallback) {
+    var v = attr(name, null);
+    return v === null ? fallback : v !== 'false' && v !== '0';
+  }
+
+  var apiKey = attr('api-key', '');
+  var origin = script && script.src ? new URL(script.src, location.href).origin : location.origin;
+  var cfg = {
+    endpoint: attr('endpoint', origin + '/v1/events'),
+    batchSize: num('batch-size', 10),
+    batchInterval: num('batch-interval', 5000),
+    recording: flag('enable-recording', false), // reserved for session recording capture
+    requireConsent: flag('require-consent', false),
+    respectDnt: flag('respect-dnt', true),
+    keepQuery: flag('keep-query', false),
+    rageClicks: num('rage-clicks', 3),
+    rageWindow: num('rage-window', 1000),
+    rageRadius: num('rage-radius', 30),
+    deadClickTimeout: num('dead-click-timeout', 3000),
+    maxQueue: num('max-queue', 1000)
+  };
+
+  var queue = [];
+  var stats = { dropped: 0, sent: 0, failed: 0 };
+  var consent = !cfg.requireConsent;
+  var dnt = cfg.respectDnt && (navigator.doNotTrack === '1' || w.doNotTrack === '1');
+  var pageViewId = uuid();
+  var lastPath = location.pathname;
+  var sending = false;
+  var retryAt = 0;
+  var backoff = 0;
+  var errors = {};
+  var activity = 0; // DOM mutations, navigations, requests, scrolls, focus changes
+
+  function uuid() {
+    var c = w.crypto;
+    if (c && c.randomUUID) return c.randomUUID();
+    var b = new Uint8Array(16);
+    if (c && c.getRandomValues) c.getRandomValues(b);
+    else for (var i = 0; i < 16; i++) b[i] = (Math.random() * 256) | 0;
+    b[6] = (b[6] & 15) | 64;
+    b[8] = (b[8] & 63) | 128;
+    var h = Array.prototype.map.call(b, function (x) { return (x + 256).toString(16).slice(1); }).join('');
+    return h.slice(0, 8) + '-' + h.slice(8, 12) + '-' + h.slice(12, 16) + '-' + h.slice(16, 20) + '-' + h.slice(20);
+  }
+
+  function guard(fn) {
+    return function () {
+      try { return fn.apply(this, arguments); } catch (e) { /* never break the host page */ }
+    };
+  }
+
+  // A visit: one id kept in sessionStorage, rotated after 30 minutes without activity.
+  // Storage is written at most once a second: this runs for every event.
+  var session = null;
+  function sessionId() {
+    var now = Date.now();
+    if (!session) {
+      try { session = JSON.parse(sessionStorage.getItem(SESSION_KEY) || 'null'); } catch (e) { session = null; }
+    }
+    var stale = !session || now - session.t > SESSION_IDLE_MS;
+    if (stale) session = { id: uuid(), t: 0 };
+    if (stale || now - session.t > 1000) {
+      session.t = now;
+      try { sessionStorage.setItem(SESSION_KEY, JSON.stringify(session)); } catch (e) { /* storage may be off */ }
+    }
+    return session.id;
+  }
+
+  function pageUrl(u) {
+    if (!u) return '';
+    return cfg.keepQuery ? u : String(u).split(/[?#]/)[0];
+  }
+
+  function active() {
+    return apiKey && consent && !dnt;
+  }
+
+  function emit(kind, type, fields) {
+    if (!active()) return;
+    var e = {
+      event_id: uuid(),
+      kind: kind,
+      type: type,
+      session_id: sessionId(),
+      page_view_id: pageViewId,
+      timestamp: Date.now(),
+      url: pageUrl(location.href),
+      viewport_width: w.innerWidth,
+      viewport_height: w.innerHeight
+    };
+    for (var k in fields) if (fields[k] !== undefined && fields[k] !== null) e[k] = fields[k];
+    queue.push(e);
+    if (queue.length > cfg.maxQueue) {
+      stats.dropped += queue.length - cfg.maxQueue;
+      queue.splice(0, queue.length - cfg.maxQueue);
+    }
+    if (queue.length >= cfg.batchSize) flush();
+  }
+
+  // --- delivery -----------------------------------------------------------------
+
+  function takeErrors() {
+    for (var key in errors) {
+      var e = errors[key];
+      e.count = e.n;
+      delete e.n;
+      queue.push(e);
+    }
+    errors = {};
+  }
+
+  function flush() {
+    takeErrors();
+    if (sending || !queue.length || Date.now() < retryAt || !nativeFetch) return;
+    var batch = queue.splice(0, Math.max(cfg.batchSize, 1) * 10);
+    var body = JSON.stringify({ sent_at: Date.now(), events: batch });
+    sending = true;
+    nativeFetch(cfg.endpoint, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': apiKey },
+      body: body,
+      keepalive: body.length < BEACON_MAX,
+      credentials: 'omit'
+    }).then(function (r) {
+      sending = false;
+      if (r.ok) {
+        stats.sent += batch.length;
+        backoff = 0;
+        if (queue.length) flush();
+        return;
+      }
+      if (r.status === 429 || r.status >= 500) {
+        var after = Number(r.headers.get('retry-after'));
+        retry(batch, after > 0 ? after * 1000 : 0);
+      } else {
+        stats.failed += batch.length; // refused: retrying cannot help
+      }
+    }, function () {
+      sending = false;
+      retry(batch, 0);
+    });
+  }
+
+  // Back off exponentially with jitter (or as long as Retry-After says), then resend.
+  function retry(batch, wait) {
+    queue = batch.concat(queue);
+    if (queue.length > cfg.maxQueue) {
+      stats.dropped += queue.length - cfg.maxQueue;
+      queue.splice(0, queue.length - cfg.maxQueue);
+    }
+    backoff = Math.min(backoff ? backoff * 2 : 1000, 60000);
+    var delay = wait || backoff / 2 + Math.random() * backoff / 2;
+    retryAt = Date.now() + delay;
+    setTimeout(guard(flush), delay + 10);
+  }
+
+  // Leaving the page: hand everything to the browser, which delivers after unload. The
+  // key goes in the query string because sendBeacon cannot set headers.
+  function flushOnExit() {
+    takeErrors();
+    var url = cfg.endpoint + (cfg.endpoint.indexOf('?') < 0 ? '?' : '&') + 'api_key=' + encodeURIComponent(apiKey);
+    while (queue.length) {
+      var n = queue.length;
+      var body = JSON.stringify({ sent_at: Date.now(), events: queue });
+      while (n > 1 && body.length > BEACON_MAX) {
+        n = Math.ceil(n / 2);
+        body = JSON.stringify({ sent_at: Date.now(), events: queue.slice(0, n) });
+      }
+      queue.splice(0, n);
+      var ok = false;
+      try { ok = navigator.sendBeacon(url, new Blob([body], { type: 'text/plain' })); } catch (e) { ok = false; }
+      if (!ok && nativeFetch) {
+        nativeFetch(url, { method: 'POST', body: body, keepalive: true, credentials: 'omit', headers: { 'content-type': 'text/plain' } })
+          .catch(function () {});
+      }
+    }
+  }
+
+  // --- elements -------------------------------------------------------------------
+
+  function selector(el) {
+    var parts = [];
+    for (var depth = 0; el && el.nodeType === 1 && depth < 5; depth++) {
+      var tag = el.tagName.toLowerCase();
+      if (el.id && /^[A-Za-z][\w-]{0,63}$/.test(el.id)) {
+        parts.unshift(tag + '#' + el.id);
+        break;
+      }
+      var part = tag;
+      var cls = typeof el.className === 'string' ? el.className.trim().split(/\s+/).filter(function (c) { return /^[A-Za-z][\w-]{0,40}$/.test(c); }) : [];
+      if (cls.length) part += '.' + cls.slice(0, 2).join('.');
+      var parent = el.parentElement;
+      if (parent) {
+        var same = Array.prototype.filter.call(parent.children, function (c) { return c.tagName === el.tagName; });
+        if (same.length > 1) part += ':nth-of-type(' + (same.indexOf(el) + 1) + ')';
+      }
+      parts.unshift(part);
+      el = parent;
+    }
+    return parts.join(' > ').slice(0, 1000);
+  }
+
+  function optedOut(el, what) {
+    return !!(el && el.closest && el.closest('[data-friction-ignore],[data-friction-no-' + what + ']'));
+  }
+
+  var INTERACTIVE = 'a[href],button,input,select,textarea,label,summary,[role=button],[role=link],[onclick],[tabindex]';
+
+  // --- detectors ------------------------------------------------------------------
+
+  var clicks = [];
+  function onClick(ev) {
+    var t = ev.target && ev.target.nodeType === 1 ? ev.target : ev.target && ev.target.parentElement;
+    if (!t) return;
+    var sel = selector(t);
+    var tag = t.tagName.toLowerCase();
+    emit('heatmap', 'click', {
+      x: ev.pageX, y: ev.pageY, client_x: ev.clientX, client_y: ev.clientY,
+      scroll_x: w.scrollX, scroll_y: w.scrollY, selector: sel, element_tag: tag
+    });
+
+    var now = Date.now();
+    clicks = clicks.filter(function (c) { return now - c.t <= cfg.rageWindow; });
+    clicks.push({ t: now, x: ev.clientX, y: ev.clientY, el: t });
+    var near = clicks.filter(function (c) {
+      return c.el === t || Math.abs(c.x - ev.clientX) <= cfg.rageRadius && Math.abs(c.y - ev.clientY) <= cfg.rageRadius;
+    });
+    if (near.length >= cfg.rageClicks && !optedOut(t, 'rage')) {
+      emit('friction', 'rage_click', {
+        click_count: near.length, x: ev.pageX, y: ev.pageY, client_x: ev.clientX, client_y: ev.clientY,
+        selector: sel, element_tag: tag
+      });
+      clicks = [];
+    }
+
+    var target = t.closest && t.closest(INTERACTIVE);
+    if (!target || optedOut(target, 'dead') || ev.button || ev.metaKey || ev.ctrlKey || ev.shiftKey) return;
+    if (target.tagName === 'A' && target.target && target.target !== '_self') return;
+    if (target.tagName === 'INPUT' && !/^(submit|button|reset|image)$/i.test(target.type)) return;
+    var before = activity;
+    var focused = d.activeElement;
+    var href = location.href;
+    setTimeout(guard(function () {
+      if (activity === before && d.activeElement === focused && location.href === href && d.visibilityState === 'visible') {
+        emit('friction', 'dead_click', {
+          x: ev.pageX, y: ev.pageY, client_x: ev.clientX, client_y: ev.clientY,
+          selector: selector(target), element_tag: target.tagName.toLowerCase()
+        });
+      }
+    }), cfg.deadClickTimeout);
+  }
+
+  function noteError(type, message, source, line, column, stack) {
+    if (!active()) return;
+    message = String(message || 'Unknown error').slice(0, 1000);
+    var key = type + '|' + message + '|' + source + '|' + line + '|' + column;
+    var e = errors[key];
+    if (e) { e.n++; return; }
+    if (Object.keys(errors).length >= 50) return;
+    errors[key] = {
+      event_id: uuid(), kind: 'friction', type: type, session_id: sessionId(), page_view_id: pageViewId,
+      timestamp: Date.now(), url: pageUrl(location.href), viewport_width: w.innerWidth, viewport_height: w.innerHeight,
+      message: message, source: pageUrl(source || '').slice(0, 2000), line: line || 0, column: column || 0,
+      stack: String(stack || '').slice(0, 4000), n: 1
+    };
+  }
+
+  function onError(ev) {
+    if (!ev || !ev.message) return; // resource load errors carry no message
+    noteError('javascript_error', ev.message, ev.filename, ev.lineno, ev.colno, ev.error && ev.error.stack);
+  }
+
+  function onRejection(ev) {
+    var r = ev && ev.reason;
+    var message = r && r.message ? (r.name ? r.name + ': ' : '') + r.message : String(r);
+    noteError('unhandled_rejection', message, '', 0, 0, r && r.stack);
+  }
+
+  function onInvalid(ev) {
+    var f = ev.target;
+    if (!f || !f.validity) return;
+    var failed = [];
+    for (var k in f.validity) if (k !== 'valid' && f.validity[k] === true) failed.push(k);
+    var form = f.form;
+    emit('friction', 'form_validation_error', {
+      form: form ? (form.id ? '#' + form.id : form.getAttribute('name') || selector(form)) : '',
+      field_name: f.name || f.id || selector(f),
+      field_type: f.type || f.tagName.toLowerCase(),
+      selector: selector(f),
+      validity: failed
+    });
+  }
+
+  function pageview(how) {
+    emit('heatmap', 'pageview', { referrer: pageUrl(how === 'load' ? d.referrer : ''), navigation_type: how });
+  }
+
+  function onNavigate(how) {
+    activity++;
+    if (location.pathname === lastPath && how !== 'pop') return;
+    lastPath = location.pathname;
+    pageViewId = uuid();
+    pageview(how);
+  }
+
+  // --- performance ------------------------------------------------------------------
+
+  function metric(name, value) {
+    if (value >= 0 && isFinite(value)) emit('performance', name, { value: Math.round(value * 1000) / 1000 });
+  }
+
+  function observe(type, cb, opts) {
+    try {
+      var o = new PerformanceObserver(guard(function (list) { list.getEntries().forEach(cb); }));
+      o.observe(Object.assign({ type: type, buffered: true }, opts || {}));
+      return o;
+    } catch (e) { return null; }
+  }
+
+  var vitals = { fcp: -1, lcp: -1, cls: 0, inp: -1, lastLong: 0, reported: false };
+  function perf() {
+    var nav = performance.getEntriesByType && performance.getEntriesByType('navigation')[0];
+    if (nav) {
+      metric('timeToFirstByte', nav.responseStart);
+      metric('loadTime', nav.loadEventEnd || performance.now());
+    }
+    // TTI approximation (Lighthouse's quiet-window rule without the network part): the
+    // end of the last long task before 5 s without one, not earlier than FCP and DCL.
+    var dcl = nav ? nav.domContentLoadedEventEnd : 0;
+    var quiet = setInterval(guard(function () {
+      if (performance.now() - Math.max(vitals.lastLong, dcl) >= 5000 && vitals.fcp >= 0) {
+        clearInterval(quiet);
+        metric('timeToInteractive', Math.max(vitals.fcp, dcl, vitals.lastLong));
+      }
+    }), 1000);
+  }
+  observe('paint', function (e) {
+    if (e.name === 'first-contentful-paint') { vitals.fcp = e.startTime; metric('firstContentfulPaint', e.startTime); }
+  });
+  observe('largest-contentful-paint', function (e) { vitals.lcp = e.startTime; });
+  observe('layout-shift', function (e) { if (!e.hadRecentInput) vitals.cls += e.value; });
+  observe('event', function (e) { if (e.interactionId) vitals.inp = Math.max(vitals.inp, e.duration); }, { durationThreshold: 40 });
+  observe('longtask', function (e) { vitals.lastLong = e.startTime + e.duration; });
+
+  function reportVitals() {
+    if (vitals.reported) return;
+    vitals.reported = true;
+    if (vitals.lcp >= 0) metric('largestContentfulPaint', vitals.lcp);
+    metric('cumulativeLayoutShift', vitals.cls);
+    if (vitals.inp >= 0) metric('interactionToNextPaint', vitals.inp);
+  }
+
+  // --- wiring -------------------------------------------------------------------------
+
+  var passiveCapture = { capture: true, passive: true };
+  function on(target, type, fn, opts) { target.addEventListener(type, guard(fn), opts || passiveCapture); }
+  function bump() { activity++; }
+
+  if (!apiKey) {
+    if (w.console) console.warn('friction-tracker: data-api-key is missing; tracking is off');
+  }
+  on(d, 'click', onClick);
+  on(w, 'error', onError);
+  on(w, 'unhandledrejection', onRejection);
+  on(d, 'invalid', onInvalid);
+  on(w, 'popstate', function () { onNavigate('pop'); });
+  on(w, 'hashchange', bump);
+  on(w, 'scroll', bump);
+  on(d, 'focusin', bump);
+  on(d, 'visibilitychange', function () { if (d.visibilityState === 'hidden') { reportVitals(); flushOnExit(); } });
+  on(w, 'pagehide', function () { reportVitals(); flushOnExit(); });
+  ['pushState', 'replaceState'].forEach(function (name) {
+    var original = history[name];
+    history[name] = function () {
+      var result = original.apply(this, arguments);
+      guard(onNavigate)(name === 'pushState' ? 'push' : 'replace');
+      return result;
+    };
+  });
+  if (nativeFetch) {
+    w.fetch = function () { activity++; return nativeFetch.apply(w, arguments); };
+  }
+  var send = XMLHttpRequest.prototype.send;
+  XMLHttpRequest.prototype.send = function () { activity++; return send.apply(this, arguments); };
+  try {
+    new MutationObserver(bump).observe(d.documentElement, { childList: true, subtree: true, attributes: true, characterData: true });
+  } catch (e) { /* very old browsers: dead clicks then only see other activity */ }
+
+  setInterval(guard(flush), cfg.batchInterval);
+  pageview('load');
+  if (d.readyState === 'complete') setTimeout(guard(perf), 0);
+  else on(w, 'load', function () { setTimeout(guard(perf), 0); });
+
+  w.friction = {
+    version: VERSION,
+    flush: guard(flush),
+    setConsent: guard(function (yes) {
+      consent = !!yes;
+      if (!consent) queue = [];
+    }),
+    track: guard(function (name, fields) {
+      var el = fields && fields.element;
+      emit('friction', 'custom', { message: String(name).slice(0, 1000), selector: el ? selector(el) : undefined });
+    }),
+    stats: function () { return { queued: queue.length, dropped: stats.dropped, sent: stats.sent, failed: stats.failed }; }
+  };
+})(typeof window !== 'undefined' ? window : null, typeof document !== 'undefined' ? document : null);

@@ -1,0 +1,150 @@
+// Batching, beacons on page hide, retries, back-off, consent, safety.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { launch, page, captureServer, until, sleep, KEY } from './helpers.mjs';
+
+let browser;
+before(async () => { browser = await launch(); });
+after(async () => { await browser.close(); });
+
+async function open(html, opts = {}) {
+  const server = await captureServer({ pages: { '/': html, '/other': '<p>other</p>' }, ...opts });
+  const context = await browser.newContext();
+  const tab = await context.newPage();
+  const pageErrors = [];
+  tab.on('pageerror', (e) => pageErrors.push(e));
+  await tab.goto(server.base + '/');
+  return { server, tab, context, pageErrors };
+}
+
+const buttons = '<button id="a">a</button>';
+
+test('a full batch is sent at once, with the key in x-api-key', async () => {
+  const { server, tab, context } = await open(page({ 'batch-size': '3', 'batch-interval': '60000' }, buttons));
+  await tab.click('#a');
+  await tab.click('#a', { delay: 5 });
+  const first = await until(() => server.requests[0], 5000, 'a batch');
+  assert.equal(first.headers['x-api-key'], KEY);
+  assert.match(first.headers['content-type'], /application\/json/);
+  assert.equal(first.json.events.length, 3); // pageview + two clicks
+  await context.close();
+  await server.close();
+});
+
+test('a partial batch is sent when the interval passes', async () => {
+  const { server, context } = await open(page({ 'batch-size': '50', 'batch-interval': '700' }, buttons));
+  const started = Date.now();
+  const first = await until(() => server.requests[0], 5000, 'interval flush');
+  assert.ok(first.at - started >= 300, 'sent before the interval');
+  assert.equal(first.json.events[0].type, 'pageview');
+  await context.close();
+  await server.close();
+});
+
+test('leaving the page sends what is queued with sendBeacon and the key in the query', async () => {
+  const { server, tab, context } = await open(page({ 'batch-size': '100', 'batch-interval': '60000' }, buttons));
+  await tab.click('#a');
+  await tab.goto(server.base + '/other');
+  const beacon = await until(() => server.requests.find((r) => r.query.get('api_key') === KEY), 5000, 'beacon');
+  assert.match(beacon.headers['content-type'], /text\/plain/);
+  assert.equal(beacon.headers['x-api-key'], undefined);
+  const types = beacon.json.events.map((e) => e.type);
+  assert.ok(types.includes('pageview') && types.includes('click'), types.join());
+  await context.close();
+  await server.close();
+});
+
+test('network errors and 5xx are retried with the same events', async () => {
+  const { server, tab, context } = await open(page({ 'batch-size': '2', 'batch-interval': '300' }, buttons), {
+    respond: (req, n) => (n <= 2 ? { status: 503, headers: { 'retry-after': '1' } } : { status: 200 }),
+  });
+  await tab.click('#a');
+  await until(() => server.requests.length >= 3, 10000, 'retries');
+  const ids = (r) => r.json.events.map((e) => e.event_id);
+  const resent = ids(server.requests[2]);
+  assert.ok(ids(server.requests[0]).every((id) => resent.includes(id)), 'events lost on retry');
+  assert.ok(server.requests[1].at - server.requests[0].at >= 900, 'Retry-After ignored');
+  await context.close();
+  await server.close();
+});
+
+test('429 is honoured: nothing is sent before Retry-After', async () => {
+  const { server, tab, context } = await open(page({ 'batch-size': '1', 'batch-interval': '100' }, buttons), {
+    respond: (req, n) => (n === 1 ? { status: 429, headers: { 'retry-after': '2' } } : { status: 200 }),
+  });
+  await tab.click('#a');
+  await until(() => server.requests.length >= 2, 10000, 'the retry');
+  assert.ok(server.requests[1].at - server.requests[0].at >= 1900, 'sent again before Retry-After');
+  await context.close();
+  await server.close();
+});
+
+test('other 4xx answers are not retried', async () => {
+  const { server, context } = await open(page({ 'batch-size': '1', 'batch-interval': '100' }, buttons), {
+    respond: () => ({ status: 401 }),
+  });
+  await until(() => server.requests.length >= 1, 5000, 'the request');
+  await sleep(1500);
+  const first = server.requests[0].json.events.map((e) => e.event_id);
+  const again = server.requests.slice(1).flatMap((r) => r.json.events.map((e) => e.event_id));
+  assert.ok(first.every((id) => !again.includes(id)), 'a refused batch was sent again');
+  await context.close();
+  await server.close();
+});
+
+test('with consent required nothing is collected until consent is given', async () => {
+  const { server, tab, context } = await open(page({ 'require-consent': 'true', 'batch-size': '1' }, buttons));
+  await tab.click('#a');
+  await sleep(600);
+  assert.equal(server.requests.length, 0);
+  await tab.evaluate(() => window.friction.setConsent(true));
+  await tab.click('#a');
+  await until(() => server.events().some((e) => e.type === 'click'), 5000, 'events after consent');
+  await context.close();
+  await server.close();
+});
+
+test('Do-Not-Track is respected', async () => {
+  const server = await captureServer({ pages: { '/': page({ 'batch-size': '1' }, buttons) } });
+  const context = await browser.newContext();
+  await context.addInitScript(() => Object.defineProperty(Navigator.prototype, 'doNotTrack', { get: () => '1' }));
+  const tab = await context.newPage();
+  await tab.goto(server.base + '/');
+  await tab.click('#a');
+  await sleep(600);
+  assert.equal(server.requests.length, 0);
+  await context.close();
+  await server.close();
+});
+
+test('the queue is bounded and drops the oldest', async () => {
+  const { server, tab, context } = await open(page({ 'max-queue': '5', 'batch-size': '1000', 'batch-interval': '60000' }, buttons));
+  for (let i = 0; i < 8; i++) await tab.evaluate((n) => window.friction.track('custom-' + n), i);
+  const stats = await tab.evaluate(() => window.friction.stats());
+  assert.equal(stats.queued, 5);
+  assert.ok(stats.dropped >= 4, `dropped ${stats.dropped}`); // the pageview, metrics, three customs
+  await tab.evaluate(() => window.friction.flush());
+  const sent = await until(() => server.requests[0], 5000, 'flush');
+  assert.deepEqual(sent.json.events.map((e) => e.message), ['custom-3', 'custom-4', 'custom-5', 'custom-6', 'custom-7']);
+  await context.close();
+  await server.close();
+});
+
+test('works under a strict CSP and never throws into the page', async () => {
+  const csp = { 'content-security-policy': "default-src 'self'; script-src 'self'; connect-src 'self'" };
+  const { server, tab, context, pageErrors } = await open(page({ 'batch-size': '2' }, buttons), { headers: csp });
+  await tab.click('#a');
+  await until(() => server.requests.length, 5000, 'events under CSP');
+  assert.deepEqual(pageErrors, []);
+  await context.close();
+  await server.close();
+
+  const noKey = await open(page({ 'api-key': null, 'batch-size': '1' }, buttons));
+  await noKey.tab.click('#a');
+  await noKey.tab.evaluate(() => { window.friction.track('x'); window.friction.flush(); });
+  await sleep(400);
+  assert.equal(noKey.server.requests.length, 0);
+  assert.deepEqual(noKey.pageErrors, []);
+  await noKey.context.close();
+  await noKey.server.close();
+});

@@ -1,0 +1,146 @@
+// Each detector fires when it should, and only then, in real headless Chromium.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { launch, page, captureServer, until, sleep } from './helpers.mjs';
+
+let browser;
+before(async () => { browser = await launch(); });
+after(async () => { await browser.close(); });
+
+async function open(html, opts = {}) {
+  const server = await captureServer({ pages: { '/': html }, ...opts });
+  const context = await browser.newContext();
+  const tab = await context.newPage();
+  const pageErrors = [];
+  tab.on('pageerror', (e) => pageErrors.push(e));
+  await tab.goto(server.base + '/');
+  return { server, tab, context, pageErrors };
+}
+
+const ofType = (events, type) => events.filter((e) => e.type === type);
+
+test('three fast clicks on one element are a rage click; two are not', async () => {
+  const { server, tab, context } = await open(page({}, '<button id="buy" onclick="this.dataset.n=1">Buy</button><button id="two">Two</button>'));
+  await tab.click('#two', { clickCount: 1 });
+  await tab.click('#two', { clickCount: 1 });
+  await tab.click('#buy');
+  await tab.click('#buy');
+  await tab.click('#buy');
+  const rage = await until(() => ofType(server.events(), 'rage_click')[0], 5000, 'rage click');
+  assert.equal(rage.kind, 'friction');
+  assert.equal(rage.click_count, 3);
+  assert.equal(rage.selector, 'button#buy');
+  await sleep(500);
+  assert.equal(ofType(server.events(), 'rage_click').length, 1);
+  assert.equal(ofType(server.events(), 'click').length, 5);
+  await context.close();
+  await server.close();
+});
+
+test('rage clicks are not reported on opted-out elements', async () => {
+  const { server, tab, context } = await open(page({}, '<button id="inc" data-friction-no-rage onclick="this.dataset.n++">+</button>'));
+  for (let i = 0; i < 4; i++) await tab.click('#inc');
+  await until(() => ofType(server.events(), 'click').length === 4, 5000, 'clicks');
+  await sleep(300);
+  assert.equal(ofType(server.events(), 'rage_click').length, 0);
+  await context.close();
+  await server.close();
+});
+
+test('a click that changes nothing is a dead click; one whose handler changes the DOM is not', async () => {
+  const body = `<button id="dead">Nothing</button>
+    <button id="alive" onclick="document.getElementById('out').textContent='done'">Works</button><p id="out"></p>`;
+  const { server, tab, context } = await open(page({ 'dead-click-timeout': '800' }, body));
+  await tab.click('#alive');
+  await sleep(1200);
+  await tab.click('#dead');
+  const dead = await until(() => ofType(server.events(), 'dead_click')[0], 5000, 'dead click');
+  assert.equal(dead.selector, 'button#dead');
+  await sleep(1200);
+  assert.deepEqual(ofType(server.events(), 'dead_click').map((e) => e.selector), ['button#dead']);
+  await context.close();
+  await server.close();
+});
+
+test('thrown errors and rejected promises are reported, identical errors collapsed', async () => {
+  const body = `<button id="boom" onclick="setTimeout(function(){ throw new Error('boom happened') })">x</button>
+    <button id="reject" onclick="Promise.reject(new TypeError('nope'))">y</button>`;
+  const { server, tab, context } = await open(page({ 'batch-interval': '1500' }, body));
+  await tab.click('#boom');
+  await tab.click('#boom');
+  await tab.click('#reject');
+  const err = await until(() => ofType(server.events(), 'javascript_error')[0], 5000, 'js error');
+  assert.match(err.message, /boom happened/);
+  assert.equal(err.count, 2);
+  assert.ok(err.line > 0);
+  assert.match(err.stack, /Error/);
+  const rej = await until(() => ofType(server.events(), 'unhandled_rejection')[0], 5000, 'rejection');
+  assert.equal(rej.message, 'TypeError: nope');
+  await context.close();
+  await server.close();
+});
+
+test('form validation errors name the field and the failed checks, never the value', async () => {
+  const body = `<form id="signup"><input name="email" type="email" required>
+    <input name="age" type="number" min="18"><button id="go">Go</button></form>`;
+  const { server, tab, context } = await open(page({}, body));
+  await tab.fill('input[name=email]', 'not-an-email-SECRET');
+  await tab.fill('input[name=age]', '7');
+  await tab.click('#go');
+  const errors = await until(() => { const e = ofType(server.events(), 'form_validation_error'); return e.length >= 2 && e; }, 5000, 'form errors');
+  const email = errors.find((e) => e.field_name === 'email');
+  assert.equal(email.form, '#signup');
+  assert.equal(email.field_type, 'email');
+  assert.deepEqual(email.validity, ['typeMismatch']);
+  assert.deepEqual(errors.find((e) => e.field_name === 'age').validity, ['rangeUnderflow']);
+  await sleep(400);
+  for (const r of server.requests) assert.ok(!r.body.includes('SECRET') && !r.body.includes('"7"'), 'a value leaked');
+  await context.close();
+  await server.close();
+});
+
+test('pageviews on load and on SPA navigations, with query strings stripped', async () => {
+  const { server, tab, context } = await open(page({}, '<a id="x">x</a>'));
+  await tab.evaluate(() => { history.pushState({}, '', '/cart?coupon=SECRET'); });
+  await tab.evaluate(() => { history.replaceState({}, '', '/checkout'); });
+  await tab.evaluate(() => { history.back(); });
+  const views = await until(() => { const v = ofType(server.events(), 'pageview'); return v.length >= 4 && v; }, 5000, 'pageviews');
+  assert.deepEqual(views.map((v) => v.navigation_type), ['load', 'push', 'replace', 'pop']);
+  assert.equal(views[1].url, server.base + '/cart');
+  assert.equal(new Set(views.map((v) => v.page_view_id)).size, 4);
+  assert.equal(new Set(views.map((v) => v.session_id)).size, 1);
+  assert.ok(!server.requests.some((r) => r.body.includes('SECRET')));
+  await context.close();
+  await server.close();
+});
+
+test('performance metrics are reported', async () => {
+  const { server, tab, context } = await open(page({}, '<h1>Hello</h1><p>content</p>'));
+  const names = ['loadTime', 'firstContentfulPaint', 'timeToFirstByte', 'timeToInteractive'];
+  await until(() => names.every((n) => ofType(server.events(), n).length), 12000, 'performance metrics');
+  for (const n of names) {
+    const m = ofType(server.events(), n)[0];
+    assert.equal(m.kind, 'performance');
+    assert.ok(m.value >= 0, `${n} = ${m.value}`);
+  }
+  await tab.evaluate(() => document.dispatchEvent(new Event('visibilitychange')));
+  await context.close();
+  await until(() => ofType(server.events(), 'cumulativeLayoutShift').length, 5000, 'CLS on page hide');
+  await server.close();
+});
+
+test('every event has a UUID, the session and the page view', async () => {
+  const { server, tab, context } = await open(page({}, '<button id="b">b</button>'));
+  await tab.click('#b');
+  await until(() => ofType(server.events(), 'click').length, 5000, 'click');
+  for (const e of server.events()) {
+    assert.match(e.event_id, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    assert.ok(e.session_id && e.page_view_id && e.timestamp > 0 && e.url.startsWith(server.base));
+  }
+  const click = ofType(server.events(), 'click')[0];
+  assert.equal(click.selector, 'button#b');
+  assert.equal(click.element_tag, 'button');
+  assert.ok(click.viewport_width > 0 && click.x > 0 && click.client_y > 0);
+  await context.close();
+  await server.close();
+});

@@ -1,0 +1,94 @@
+// Test support: a capture server standing in for ingest (it records every request and
+// answers as the test says), test pages, and headless Debian Chromium via playwright-core.
+import http from 'node:http';
+import { readFileSync } from 'node:fs';
+import { chromium } from 'playwright-core';
+
+export const KEY = 'fk_' + 'T'.repeat(32);
+const SDK = new URL('../dist/friction-tracker.min.js', import.meta.url);
+
+export async function launch() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    // Playwright gives every launch a fresh profile; these flags keep Chromium off the
+    // network, which is closed on these machines.
+    args: [
+      '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+    ],
+  });
+}
+
+/** A page embedding the SDK with these data- attributes, and a body. */
+export function page(attrs = {}, body = '', head = '') {
+  const all = { 'api-key': KEY, 'batch-interval': '200', ...attrs };
+  const data = Object.entries(all)
+    .filter(([, v]) => v !== null)
+    .map(([k, v]) => ` data-${k}="${v}"`)
+    .join('');
+  return `<!doctype html><html><head><meta charset="utf-8"><title>t</title>${head}
+<script src="/friction-tracker.js"${data}></script></head><body>${body}</body></html>`;
+}
+
+/**
+ * Starts the capture server. `pages` maps paths to HTML; `respond(req, n)` may return
+ * {status, headers, body} for the n-th event request (default 200 success).
+ */
+export async function captureServer({ pages = {}, respond, headers = {} } = {}) {
+  const requests = [];
+  const server = http.createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      const url = new URL(req.url, 'http://x');
+      if (url.pathname === '/friction-tracker.js') {
+        res.writeHead(200, { 'content-type': 'application/javascript', ...headers });
+        return res.end(readFileSync(SDK));
+      }
+      if (url.pathname === '/v1/events') {
+        if (req.method === 'OPTIONS') {
+          res.writeHead(204, { 'access-control-allow-origin': req.headers.origin || '*', 'access-control-allow-headers': 'content-type, x-api-key' });
+          return res.end();
+        }
+        const body = Buffer.concat(chunks).toString('utf8');
+        const entry = { at: Date.now(), headers: req.headers, query: url.searchParams, body, json: safeJson(body) };
+        requests.push(entry);
+        const answer = (respond && respond(entry, requests.length)) || { status: 200 };
+        res.writeHead(answer.status, { 'content-type': 'application/json', ...(answer.headers || {}) });
+        return res.end(JSON.stringify(answer.body || { success: answer.status < 300 }));
+      }
+      const html = pages[url.pathname];
+      if (html === undefined) {
+        res.writeHead(404);
+        return res.end();
+      }
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', ...headers });
+      res.end(html);
+    });
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  const base = `http://127.0.0.1:${server.address().port}`;
+  return {
+    base,
+    requests,
+    events: () => requests.flatMap((r) => (r.json && r.json.events) || []),
+    close: () => new Promise((r) => server.close(r)),
+  };
+}
+
+function safeJson(s) {
+  try { return JSON.parse(s); } catch { return null; }
+}
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Waits until `check()` is truthy, returning its value. */
+export async function until(check, timeoutMs = 10000, what = 'condition') {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
