@@ -42,8 +42,10 @@ pub struct IngestConfig {
     pub key_cache_ttl_ms: u64,
     /// How long an unknown key is remembered as unknown.
     pub key_negative_ttl_ms: u64,
-    /// Keys (known or unknown) held in the cache.
+    /// Known keys held in the cache.
     pub key_cache_capacity: u64,
+    /// Unknown keys remembered in the negative cache.
+    pub key_negative_cache_capacity: u64,
     /// How long a known key keeps working from memory while ClickHouse is unreachable.
     pub key_grace_ms: u64,
     /// Rate limit for keys without one.
@@ -81,6 +83,7 @@ impl Default for IngestConfig {
             key_cache_ttl_ms: 30_000,
             key_negative_ttl_ms: 10_000,
             key_cache_capacity: 100_000,
+            key_negative_cache_capacity: 10_000,
             key_grace_ms: 3_600_000,
             default_rate_limit_per_minute: friction_schema::api_key::DEFAULT_RATE_LIMIT_PER_MINUTE,
             bucket_idle_ms: 120_000,

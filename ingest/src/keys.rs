@@ -3,17 +3,17 @@
 //! - A looked-up key is trusted for `key_cache_ttl_ms`, so a disabled or deleted key stops
 //!   working within that time; an unknown key is remembered for `key_negative_ttl_ms`.
 //! - Concurrent misses for one key share a single query (moka's `try_get_with`), and at
-//!   most `MAX_CONCURRENT_LOOKUPS` queries run at once, so a flood of distinct unknown
-//!   keys can neither hammer ClickHouse nor grow memory past the cache capacity.
+//!   most `MAX_CONCURRENT_LOOKUPS` queries run at once; unknown keys go to a small
+//!   negative cache. A flood of distinct unknown keys can neither hammer ClickHouse nor
+//!   grow memory past the (bounded) caches.
 //! - While ClickHouse is unreachable, keys seen in the last `key_grace_ms` keep working
 //!   from memory; keys never seen get 503 rather than a wrong 401.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use friction_schema::api_key::{self, ApiKeyRow};
 use moka::future::Cache;
-use moka::Expiry;
 use tokio::sync::Semaphore;
 use uuid::Uuid;
 
@@ -44,30 +44,19 @@ pub struct KeyInfo {
 #[error("API key store unavailable")]
 pub struct Unavailable;
 
-#[derive(Clone)]
-enum Lookup {
-    Known(Arc<KeyInfo>),
-    Unknown,
-}
-
-struct KeyExpiry {
-    known: Duration,
-    unknown: Duration,
-}
-
-impl Expiry<String, Lookup> for KeyExpiry {
-    fn expire_after_create(&self, _: &String, value: &Lookup, _: Instant) -> Option<Duration> {
-        Some(match value {
-            Lookup::Known(_) => self.known,
-            Lookup::Unknown => self.unknown,
-        })
-    }
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+enum LookupError {
+    #[error("no such key")]
+    NotFound,
+    #[error(transparent)]
+    Unavailable(#[from] Unavailable),
 }
 
 /// Cached key lookups.
 pub struct KeyStore {
     client: clickhouse::Client,
-    fresh: Cache<String, Lookup>,
+    known: Cache<String, Arc<KeyInfo>>,
+    unknown: Cache<String, ()>,
     last_known: Cache<String, Arc<KeyInfo>>,
     slots: Semaphore,
     default_rate_limit: u32,
@@ -80,8 +69,11 @@ pub struct KeyStoreConfig {
     pub ttl: Duration,
     /// TTL of an unknown key.
     pub negative_ttl: Duration,
-    /// Entries in each cache.
+    /// Found keys held.
     pub capacity: u64,
+    /// Unknown keys remembered. Small on purpose: it only spares repeated lookups of
+    /// the same bad key; a flood of distinct keys is bounded by the lookup slots.
+    pub negative_capacity: u64,
     /// How long a found key is usable while ClickHouse is down.
     pub grace: Duration,
     /// Rate limit of keys stored with 0.
@@ -93,12 +85,13 @@ impl KeyStore {
     pub fn new(client: clickhouse::Client, config: KeyStoreConfig) -> Self {
         KeyStore {
             client,
-            fresh: Cache::builder()
+            known: Cache::builder()
                 .max_capacity(config.capacity)
-                .expire_after(KeyExpiry {
-                    known: config.ttl,
-                    unknown: config.negative_ttl,
-                })
+                .time_to_live(config.ttl)
+                .build(),
+            unknown: Cache::builder()
+                .max_capacity(config.negative_capacity)
+                .time_to_live(config.negative_ttl)
                 .build(),
             last_known: Cache::builder()
                 .max_capacity(config.capacity)
@@ -111,12 +104,23 @@ impl KeyStore {
 
     /// The key's info, `None` when no such key exists. `key` must be well-formed.
     pub async fn get(&self, key: &str) -> Result<Option<Arc<KeyInfo>>, Unavailable> {
-        match self.fresh.try_get_with_by_ref(key, self.load(key)).await {
-            Ok(Lookup::Known(info)) => Ok(Some(info)),
-            Ok(Lookup::Unknown) => Ok(None),
-            Err(_) => match self.last_known.get(key).await {
-                Some(info) => Ok(Some(info)),
-                None => Err(Unavailable),
+        if let Some(info) = self.known.get(key).await {
+            return Ok(Some(info));
+        }
+        if self.unknown.contains_key(key) {
+            return Ok(None);
+        }
+        match self.known.try_get_with_by_ref(key, self.load(key)).await {
+            Ok(info) => Ok(Some(info)),
+            Err(e) => match *e {
+                LookupError::NotFound => {
+                    self.unknown.insert(key.to_owned(), ()).await;
+                    Ok(None)
+                }
+                LookupError::Unavailable(_) => match self.last_known.get(key).await {
+                    Some(info) => Ok(Some(info)),
+                    None => Err(Unavailable),
+                },
             },
         }
     }
@@ -130,12 +134,12 @@ impl KeyStore {
             .is_ok()
     }
 
-    /// Entries in the lookup cache (for metrics).
+    /// Entries in the lookup caches (for metrics).
     pub fn cached(&self) -> u64 {
-        self.fresh.entry_count()
+        self.known.entry_count() + self.unknown.entry_count()
     }
 
-    async fn load(&self, key: &str) -> Result<Lookup, Unavailable> {
+    async fn load(&self, key: &str) -> Result<Arc<KeyInfo>, LookupError> {
         let _slot = tokio::time::timeout(LOOKUP_QUEUE_TIMEOUT, self.slots.acquire())
             .await
             .map_err(|_| Unavailable)?
@@ -163,11 +167,11 @@ impl KeyStore {
                     active: row.active,
                 });
                 self.last_known.insert(key.to_owned(), info.clone()).await;
-                Ok(Lookup::Known(info))
+                Ok(info)
             }
             _ => {
                 self.last_known.invalidate(key).await;
-                Ok(Lookup::Unknown)
+                Err(LookupError::NotFound)
             }
         }
     }

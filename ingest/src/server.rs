@@ -79,6 +79,7 @@ impl App {
                 ttl: Duration::from_millis(config.key_cache_ttl_ms),
                 negative_ttl: Duration::from_millis(config.key_negative_ttl_ms),
                 capacity: config.key_cache_capacity,
+                negative_capacity: config.key_negative_cache_capacity,
                 grace: Duration::from_millis(config.key_grace_ms),
                 default_rate_limit: config.default_rate_limit_per_minute,
             },

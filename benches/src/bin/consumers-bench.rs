@@ -1,0 +1,266 @@
+//! Consumers against a raw `INSERT ... FORMAT RowBinary` of the same rows into the same
+//! engine, same run: rows/s ratio, consumer CPU per row, and event -> visible latency at a
+//! steady moderate load. Needs the local stack (./dev/up).
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use friction_benches::{process_cpu, secs, sibling_binary};
+use friction_schema::batch::{self, Limits};
+use friction_schema::envelope::{self, EnvelopeHeader, ENVELOPE_VERSION};
+use friction_schema::rows::{EventRow, FrictionRow, HeatmapRow, PerformanceRow};
+use friction_service::config::ClickHouseConfig;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+
+struct Consumer(Child);
+
+impl Drop for Consumer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+/// Encoded envelopes of `per_message` events each, received at `received_at`.
+fn messages(count: usize, per_message: usize, received_at: i64) -> Vec<Vec<u8>> {
+    (0..count)
+        .map(|m| {
+            let mut body = friction_benches::twenty_event_body(received_at).into_bytes();
+            let tape = batch::to_tape(&mut body).unwrap();
+            let (mut events, mut rejected) = (Vec::new(), Vec::new());
+            batch::parse_batch(
+                &tape,
+                &Limits::default(),
+                received_at,
+                &mut events,
+                &mut rejected,
+            )
+            .unwrap();
+            events.truncate(per_message);
+            let header = EnvelopeHeader {
+                v: ENVELOPE_VERSION,
+                batch_id: uuid::Uuid::new_v4(),
+                part: m as u32,
+                owner_id: "bench",
+                key_id: uuid::Uuid::from_u128(1),
+                received_at,
+                client_ip: "203.0.113.0",
+                user_agent: "Mozilla/5.0 (bench)",
+            };
+            let mut out = Vec::new();
+            envelope::encode::<()>(&header, &events, usize::MAX, &mut Vec::new(), |p| {
+                out = p.to_vec();
+                Ok(())
+            })
+            .unwrap();
+            out
+        })
+        .collect()
+}
+
+async fn produce(kafka: &friction_service::config::KafkaConfig, topic: &str, payloads: &[Vec<u8>]) {
+    let producer: FutureProducer = kafka
+        .client_config()
+        .set("linger.ms", "5")
+        .create()
+        .unwrap();
+    let mut pending = Vec::new();
+    for (i, p) in payloads.iter().enumerate() {
+        let key = format!("s{}", i % 64);
+        pending.push(
+            producer
+                .send_result(FutureRecord::to(topic).key(&key).payload(p))
+                .map_err(|(e, _)| e)
+                .unwrap(),
+        );
+    }
+    for d in pending {
+        d.await.unwrap().map_err(|(e, _)| e).unwrap();
+    }
+}
+
+async fn visible(ch: &ClickHouseConfig) -> u64 {
+    let client = ch.client();
+    let mut total = 0;
+    for t in [
+        "friction_events",
+        "heatmap_data",
+        "page_performance_metrics",
+    ] {
+        total += client
+            .query(&format!("SELECT count() FROM {t}"))
+            .fetch_one::<u64>()
+            .await
+            .unwrap_or(0);
+    }
+    total
+}
+
+/// The baseline: the same rows inserted straight with the clickhouse crate, one INSERT per
+/// table per 5000 rows (the consumer's batch size).
+async fn raw_insert(ch: &ClickHouseConfig, payloads: &[Vec<u8>]) -> (u64, Duration) {
+    let client = ch.client();
+    let mut decoded: Vec<Vec<u8>> = payloads.to_vec();
+    let envelopes: Vec<_> = decoded
+        .iter_mut()
+        .map(|p| envelope::decode(p).unwrap())
+        .collect();
+    let mut rows: Vec<EventRow> = Vec::new();
+    for env in &envelopes {
+        rows.extend(env.events.iter().map(|e| EventRow::new(&env.header, e)));
+    }
+    let started = Instant::now();
+    for chunk in rows.chunks(5000) {
+        let mut f = client
+            .insert::<FrictionRow>("friction_events")
+            .await
+            .unwrap();
+        let mut h = client.insert::<HeatmapRow>("heatmap_data").await.unwrap();
+        let mut p = client
+            .insert::<PerformanceRow>("page_performance_metrics")
+            .await
+            .unwrap();
+        for row in chunk {
+            match row {
+                EventRow::Friction(r) => f.write(r).await.unwrap(),
+                EventRow::Heatmap(r) => h.write(r).await.unwrap(),
+                EventRow::Performance(r) => p.write(r).await.unwrap(),
+            }
+        }
+        f.end().await.unwrap();
+        h.end().await.unwrap();
+        p.end().await.unwrap();
+    }
+    (rows.len() as u64, started.elapsed())
+}
+
+fn spawn_consumer(
+    stack: &friction_service::stack::Stack,
+    ch: &ClickHouseConfig,
+    topic: &str,
+) -> Consumer {
+    Consumer(
+        Command::new(sibling_binary("friction-consumers"))
+            .env(
+                "FRICTION_OPS_LISTEN",
+                format!("127.0.0.1:{}", friction_testkit::free_port()),
+            )
+            .env(
+                "FRICTION_KAFKA_BROKERS",
+                stack.get("KAFKA_BROKERS").unwrap(),
+            )
+            .env("FRICTION_CLICKHOUSE_URL", &ch.clickhouse_url)
+            .env("FRICTION_CLICKHOUSE_DATABASE", &ch.clickhouse_database)
+            .env("FRICTION_RAW_TOPIC", topic)
+            .env("FRICTION_GROUP_ID", friction_testkit::unique("bench"))
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    )
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let message_count: usize = std::env::var("BENCH_MESSAGES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5_000);
+    let stack = friction_testkit::stack();
+    let kafka = stack.kafka().unwrap();
+    let payloads = messages(message_count, 20, now_ms());
+
+    let baseline_db = friction_testkit::fresh_database().await;
+    let (rows, raw_elapsed) = raw_insert(&baseline_db, &payloads).await;
+    let raw_rps = rows as f64 / raw_elapsed.as_secs_f64();
+
+    let topic = friction_testkit::fresh_topic(6).await;
+    produce(&kafka, &topic, &payloads).await;
+    let ch = friction_testkit::fresh_database().await;
+    let consumer = spawn_consumer(&stack, &ch, &topic);
+    // Time from the first visible row, so the group join does not count.
+    while visible(&ch).await == 0 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (started, cpu_start) = (Instant::now(), process_cpu(consumer.0.id()));
+    while visible(&ch).await < rows {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (elapsed, cpu) = (started.elapsed(), process_cpu(consumer.0.id()) - cpu_start);
+    let consumer_rps = rows as f64 / elapsed.as_secs_f64();
+    drop(consumer);
+
+    // Steady moderate load: 50 messages (1000 events) a second; latency from the moment the
+    // message is acknowledged by Kafka (what ingest answers 200 on) to the row being visible.
+    let topic = friction_testkit::fresh_topic(6).await;
+    let ch = friction_testkit::fresh_database().await;
+    let consumer = spawn_consumer(&stack, &ch, &topic);
+    let steady = secs("BENCH_SECS", 20);
+    let producer: FutureProducer = kafka.client_config().create().unwrap();
+    let client = ch.client();
+    let mut latencies = Vec::new();
+    let end = Instant::now() + steady + Duration::from_secs(8);
+    let mut last_seen: i64 = 0;
+    let mut next_send = Instant::now() + Duration::from_secs(8); // let the group settle
+    while Instant::now() < end {
+        if Instant::now() >= next_send && Instant::now() < end - Duration::from_secs(3) {
+            let p = &messages(1, 20, now_ms())[0];
+            producer
+                .send(
+                    FutureRecord::to(&topic).key("s").payload(p),
+                    Duration::from_secs(5),
+                )
+                .await
+                .unwrap();
+            next_send += Duration::from_millis(20);
+        }
+        let fresh: Vec<i64> = client
+            .query("SELECT toUnixTimestamp64Milli(received_at) FROM heatmap_data WHERE toUnixTimestamp64Milli(received_at) > ?")
+            .bind(last_seen)
+            .fetch_all()
+            .await
+            .unwrap_or_default();
+        let now = now_ms();
+        for r in fresh {
+            latencies.push(now - r);
+            last_seen = last_seen.max(r);
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    drop(consumer);
+    latencies.sort();
+    let p = |q: f64| {
+        latencies
+            .get(((latencies.len().max(1) - 1) as f64 * q) as usize)
+            .copied()
+            .unwrap_or(-1)
+    };
+
+    println!(
+        "# consumers vs raw RowBinary insert, {rows} rows ({message_count} messages of 20 events)"
+    );
+    println!(
+        "raw insert      : {raw_rps:>9.0} rows/s ({:?})",
+        raw_elapsed
+    );
+    println!(
+        "consumer        : {consumer_rps:>9.0} rows/s ({:?})",
+        elapsed
+    );
+    println!(
+        "ratio           : consumer = {:.2}x raw insert rows/s (target >= 0.7x)",
+        consumer_rps / raw_rps
+    );
+    println!(
+        "consumer cpu/row: {:.2} us (target <= 1 us)",
+        cpu.as_secs_f64() * 1e6 / rows as f64
+    );
+    println!("visible latency : p50 {} ms, p99 {} ms over {} rows at 1000 events/s (target p99 <= 2000 ms)", p(0.5), p(0.99), latencies.len());
+}

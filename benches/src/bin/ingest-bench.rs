@@ -1,0 +1,194 @@
+//! Ingest against a bare hyper server on identical 20-event (~9 KB) POSTs, same run:
+//! requests/s ratio, ingest CPU per event, p99 at half of ingest's max rate, and RSS
+//! during a flood of distinct unknown keys. Needs the local stack (./dev/up).
+
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use friction_benches::{
+    load, process_cpu, rss_bytes, secs, sibling_binary, twenty_event_body, wait_for, MakeRequest,
+};
+use http_body_util::Full;
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn post(url: String, key: Option<String>, body: Bytes) -> MakeRequest {
+    Arc::new(move || {
+        let mut b = http::Request::post(&url).header("content-type", "application/json");
+        if let Some(k) = &key {
+            b = b.header("x-api-key", k);
+        }
+        b.body(Full::new(body.clone())).unwrap()
+    })
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let duration = secs("BENCH_SECS", 15);
+    let flood = secs("BENCH_FLOOD_SECS", 60);
+    let connections = 32;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let body = Bytes::from(twenty_event_body(now));
+
+    let stack = friction_testkit::stack();
+    let ch = friction_testkit::fresh_database().await;
+    let topic = friction_testkit::fresh_topic(6).await;
+    let (key, _) = frictionctl::keys::create(
+        &ch.client(),
+        frictionctl::keys::NewKey {
+            name: "bench".into(),
+            owner_id: "bench".into(),
+            allowed_domains: vec![],
+            rate_limit_per_minute: u32::MAX / 2,
+        },
+    )
+    .await
+    .unwrap();
+
+    let bare_addr = format!("127.0.0.1:{}", friction_testkit::free_port());
+    let bare = Server(
+        Command::new(sibling_binary("bare-hyper"))
+            .arg(&bare_addr)
+            .spawn()
+            .unwrap(),
+    );
+    let ingest_addr = format!("127.0.0.1:{}", friction_testkit::free_port());
+    let ingest = Server(
+        Command::new(sibling_binary("friction-ingest"))
+            .env("FRICTION_LISTEN", &ingest_addr)
+            .env(
+                "FRICTION_KAFKA_BROKERS",
+                stack.get("KAFKA_BROKERS").unwrap(),
+            )
+            .env("FRICTION_CLICKHOUSE_URL", &ch.clickhouse_url)
+            .env("FRICTION_CLICKHOUSE_DATABASE", &ch.clickhouse_database)
+            .env("FRICTION_RAW_TOPIC", &topic)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for(&bare_addr).await;
+    wait_for(&ingest_addr).await;
+
+    let bare_req = post(format!("http://{bare_addr}/v1/events"), None, body.clone());
+    let ingest_req = post(
+        format!("http://{ingest_addr}/v1/events"),
+        Some(key),
+        body.clone(),
+    );
+    // Warm up both (connections, caches, producer metadata).
+    load(bare_req.clone(), connections, Duration::from_secs(2), None).await;
+    load(
+        ingest_req.clone(),
+        connections,
+        Duration::from_secs(3),
+        None,
+    )
+    .await;
+
+    let bare_cpu = process_cpu(bare.0.id());
+    let bare_run = load(bare_req, connections, duration, None).await;
+    let bare_cpu = process_cpu(bare.0.id()) - bare_cpu;
+
+    let ingest_cpu = process_cpu(ingest.0.id());
+    let ingest_run = load(ingest_req.clone(), connections, duration, None).await;
+    let ingest_cpu = process_cpu(ingest.0.id()) - ingest_cpu;
+
+    let half = ingest_run.rps() / 2.0;
+    let paced = load(ingest_req, connections, duration, Some(half)).await;
+
+    println!(
+        "# ingest vs bare hyper, {} connections, {} s per run, body {} bytes / 20 events",
+        connections,
+        duration.as_secs(),
+        body.len()
+    );
+    println!(
+        "bare hyper      : {:>9.0} req/s  p50 {:?}  p99 {:?}  cpu {:.1} us/req  ({} failed)",
+        bare_run.rps(),
+        bare_run.percentile(50.0),
+        bare_run.percentile(99.0),
+        bare_cpu.as_secs_f64() * 1e6 / bare_run.ok.max(1) as f64,
+        bare_run.failed
+    );
+    println!(
+        "ingest          : {:>9.0} req/s  p50 {:?}  p99 {:?}  cpu {:.1} us/req  ({} failed)",
+        ingest_run.rps(),
+        ingest_run.percentile(50.0),
+        ingest_run.percentile(99.0),
+        ingest_cpu.as_secs_f64() * 1e6 / ingest_run.ok.max(1) as f64,
+        ingest_run.failed
+    );
+    println!(
+        "ratio           : ingest = {:.2}x bare hyper requests/s (target >= 0.5x)",
+        ingest_run.rps() / bare_run.rps()
+    );
+    println!(
+        "ingest cpu/event: {:.2} us (target <= 2 us)",
+        ingest_cpu.as_secs_f64() * 1e6 / (ingest_run.ok.max(1) * 20) as f64
+    );
+    println!(
+        "p99 at {:.0} req/s (half of max): {:?} (target <= 5 ms; {} ok, {} failed)",
+        half,
+        paced.percentile(99.0),
+        paced.ok,
+        paced.failed
+    );
+
+    // A flood of distinct well-formed unknown keys: the negative cache and the lookup
+    // limit must keep memory flat.
+    let counter = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let url = format!("http://{ingest_addr}/v1/events");
+    let small = Bytes::from_static(br#"{"events":[]}"#);
+    let flood_req: MakeRequest = {
+        let counter = counter.clone();
+        Arc::new(move || {
+            let n = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let key = format!("fk_{:0>32}", format!("flood{n}"));
+            http::Request::post(&url)
+                .header("x-api-key", key)
+                .body(Full::new(small.clone()))
+                .unwrap()
+        })
+    };
+    let warm = flood / 6;
+    load(
+        flood_req.clone(),
+        16,
+        warm,
+        Some(100_000.0 / flood.as_secs_f64()),
+    )
+    .await;
+    let rss_start = rss_bytes(ingest.0.id());
+    let flooded = load(
+        flood_req,
+        16,
+        flood - warm,
+        Some(100_000.0 / flood.as_secs_f64()),
+    )
+    .await;
+    let rss_end = rss_bytes(ingest.0.id());
+    println!(
+        "unknown-key flood: {} distinct keys over {} s; RSS {:.1} MiB -> {:.1} MiB ({:+.1}%, target within 10%)",
+        counter.load(std::sync::atomic::Ordering::Relaxed),
+        flood.as_secs(),
+        rss_start as f64 / 1048576.0,
+        rss_end as f64 / 1048576.0,
+        (rss_end as f64 / rss_start as f64 - 1.0) * 100.0
+    );
+    let _ = flooded;
+    drop(bare);
+}

@@ -1,0 +1,204 @@
+//! Shared pieces of the benchmarks: a load generator (closed loop for throughput, open
+//! loop at a fixed rate for latency), process CPU and memory readings, and the request
+//! body every HTTP benchmark sends. Figures are reported as ratios against a baseline
+//! measured in the same run, because the machines are shared and noisy.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+
+/// A ~9 KB batch of 20 events of all kinds, fresh ids each call.
+pub fn twenty_event_body(now_ms: i64) -> String {
+    let events: Vec<serde_json::Value> = (0..20)
+        .map(|i| {
+            let kind = ["click", "rage_click", "loadTime", "javascript_error", "pageview"][i % 5];
+            serde_json::json!({
+                "event_id": uuid::Uuid::new_v4().to_string(),
+                "type": kind,
+                "session_id": "bench-session-0001",
+                "page_view_id": "bench-pv-0001",
+                "timestamp": now_ms,
+                "url": "https://shop.example.com/checkout/payment/step-2",
+                "referrer": "https://shop.example.com/cart",
+                "selector": "main#content > form.checkout > div.actions:nth-of-type(2) > button.primary",
+                "element_tag": "button",
+                "x": 640 + i, "y": 912, "client_x": 640, "client_y": 412,
+                "viewport_width": 1280, "viewport_height": 800, "scroll_x": 0, "scroll_y": 500,
+                "click_count": 4, "value": 1234.5,
+                "message": "TypeError: Cannot read properties of undefined (reading 'total') at renderTotal",
+                "source": "https://shop.example.com/static/js/app.3f9c2a.js",
+                "line": 120, "column": 17,
+                "stack": "TypeError: Cannot read properties of undefined (reading 'total')\n    at renderTotal (app.js:120:17)\n    at updateCart (app.js:88:5)\n    at HTMLButtonElement.onclick (checkout:1:1)",
+                "navigation_type": "push"
+            })
+        })
+        .collect();
+    serde_json::json!({ "events": events }).to_string()
+}
+
+/// User + system CPU time of a process.
+pub fn process_cpu(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    let ticks: u64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0)
+        + fields.get(12).and_then(|v| v.parse().ok()).unwrap_or(0);
+    // Linux reports in clock ticks of 1/100 s on every platform these benches run on.
+    Duration::from_millis(ticks * 10)
+}
+
+/// Resident set size of a process in bytes.
+pub fn rss_bytes(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// Result of a load run.
+#[derive(Debug, Clone)]
+pub struct Load {
+    /// Requests answered 2xx.
+    pub ok: u64,
+    /// Other answers and transport errors.
+    pub failed: u64,
+    /// Wall time.
+    pub elapsed: Duration,
+    /// Sorted latencies of successful requests.
+    pub latencies: Vec<Duration>,
+}
+
+impl Load {
+    /// Successful requests per second.
+    pub fn rps(&self) -> f64 {
+        self.ok as f64 / self.elapsed.as_secs_f64()
+    }
+
+    /// A latency percentile (0-100).
+    pub fn percentile(&self, p: f64) -> Duration {
+        if self.latencies.is_empty() {
+            return Duration::ZERO;
+        }
+        let i = ((p / 100.0) * (self.latencies.len() - 1) as f64).round() as usize;
+        self.latencies[i]
+    }
+}
+
+/// Builds the request for each send.
+pub type MakeRequest = Arc<dyn Fn() -> http::Request<Full<Bytes>> + Send + Sync>;
+
+/// Sends requests for `duration`: closed loop over `connections` when `rate` is None,
+/// else open loop at `rate` requests per second.
+pub async fn load(
+    make: MakeRequest,
+    connections: usize,
+    duration: Duration,
+    rate: Option<f64>,
+) -> Load {
+    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new())
+        .pool_max_idle_per_host(connections)
+        .build_http();
+    let ok = Arc::new(AtomicU64::new(0));
+    let failed = Arc::new(AtomicU64::new(0));
+    let latencies = Arc::new(Mutex::new(Vec::with_capacity(1 << 16)));
+    let stop = Arc::new(AtomicBool::new(false));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    let interval = rate.map(|r| Duration::from_secs_f64(connections as f64 / r));
+    for c in 0..connections {
+        let (client, make, ok, failed, latencies, stop) = (
+            client.clone(),
+            make.clone(),
+            ok.clone(),
+            failed.clone(),
+            latencies.clone(),
+            stop.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let mut next = Instant::now()
+                + interval.map_or(Duration::ZERO, |i| i.mul_f64(c as f64 / connections as f64));
+            let mut local = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                if let Some(i) = interval {
+                    tokio::time::sleep_until(next.into()).await;
+                    next += i;
+                }
+                let sent = Instant::now();
+                match client.request(make()).await {
+                    Ok(resp) => {
+                        let good = resp.status().is_success();
+                        let _ = resp.into_body().collect().await;
+                        if good {
+                            ok.fetch_add(1, Ordering::Relaxed);
+                            local.push(sent.elapsed());
+                        } else {
+                            failed.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                    Err(_) => {
+                        failed.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+            latencies.lock().unwrap().extend(local);
+        }));
+    }
+    tokio::time::sleep(duration).await;
+    stop.store(true, Ordering::Relaxed);
+    let elapsed = started.elapsed();
+    for t in tasks {
+        let _ = t.await;
+    }
+    let mut latencies = std::mem::take(&mut *latencies.lock().unwrap());
+    latencies.sort();
+    Load {
+        ok: ok.load(Ordering::Relaxed),
+        failed: failed.load(Ordering::Relaxed),
+        elapsed,
+        latencies,
+    }
+}
+
+/// A binary built next to the running benchmark (same target directory and profile).
+pub fn sibling_binary(name: &str) -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    let path = exe.parent().expect("exe dir").join(name);
+    assert!(
+        path.exists(),
+        "{} missing: build it with the benchmarks (see benches/README.md)",
+        path.display()
+    );
+    path
+}
+
+/// Waits until a TCP port accepts connections.
+pub async fn wait_for(addr: &str) {
+    for _ in 0..400 {
+        if tokio::net::TcpStream::connect(addr).await.is_ok() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{addr} never opened");
+}
+
+/// Seconds from an env var, for shorter runs while developing.
+pub fn secs(var: &str, default: u64) -> Duration {
+    Duration::from_secs(
+        std::env::var(var)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default),
+    )
+}
