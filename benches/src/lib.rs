@@ -12,30 +12,31 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
-/// A ~9 KB batch of 20 events of all kinds, fresh ids each call.
+/// A ~9 KB batch of 20 realistic events of every kind, fresh ids each call.
 pub fn twenty_event_body(now_ms: i64) -> String {
     let events: Vec<serde_json::Value> = (0..20)
         .map(|i| {
-            let kind = ["click", "rage_click", "loadTime", "javascript_error", "pageview"][i % 5];
-            serde_json::json!({
+            let mut e = serde_json::json!({
                 "event_id": uuid::Uuid::new_v4().to_string(),
-                "type": kind,
-                "session_id": "bench-session-0001",
-                "page_view_id": "bench-pv-0001",
+                "session_id": "s_7f3c2a9e1b4d4e21",
+                "page_view_id": "pv_41d2c9a0",
                 "timestamp": now_ms,
-                "url": "https://shop.example.com/checkout/payment/step-2",
-                "referrer": "https://shop.example.com/cart",
-                "selector": "main#content > form.checkout > div.actions:nth-of-type(2) > button.primary",
-                "element_tag": "button",
-                "x": 640 + i, "y": 912, "client_x": 640, "client_y": 412,
-                "viewport_width": 1280, "viewport_height": 800, "scroll_x": 0, "scroll_y": 500,
-                "click_count": 4, "value": 1234.5,
-                "message": "TypeError: Cannot read properties of undefined (reading 'total') at renderTotal",
-                "source": "https://shop.example.com/static/js/app.3f9c2a.js",
-                "line": 120, "column": 17,
-                "stack": "TypeError: Cannot read properties of undefined (reading 'total')\n    at renderTotal (app.js:120:17)\n    at updateCart (app.js:88:5)\n    at HTMLButtonElement.onclick (checkout:1:1)",
-                "navigation_type": "push"
-            })
+                "url": "https://shop.example.com/checkout/payment",
+                "viewport_width": 1280,
+                "viewport_height": 800,
+            });
+            let extra = match i % 5 {
+                0 | 1 => serde_json::json!({"kind": "heatmap", "type": "click", "x": 640 + i, "y": 912, "client_x": 640, "client_y": 412,
+                    "scroll_y": 500, "selector": "main#content > form.checkout > div.actions:nth-of-type(2) > button.primary", "element_tag": "button"}),
+                2 => serde_json::json!({"kind": "friction", "type": "rage_click", "click_count": 4, "x": 640, "y": 912,
+                    "selector": "main#content > form.checkout > div.actions:nth-of-type(2) > button.primary", "element_tag": "button"}),
+                3 => serde_json::json!({"kind": "friction", "type": "javascript_error", "message": "TypeError: Cannot read properties of undefined (reading 'total')",
+                    "source": "https://shop.example.com/static/js/app.3f9c2a.js", "line": 120, "column": 17,
+                    "stack": "TypeError: Cannot read properties of undefined (reading 'total')\n    at renderTotal (app.js:120:17)\n    at updateCart (app.js:88:5)", "count": 1}),
+                _ => serde_json::json!({"kind": "performance", "type": "loadTime", "value": 1843.2}),
+            };
+            e.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+            e
         })
         .collect();
     serde_json::json!({ "events": events }).to_string()

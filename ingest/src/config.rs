@@ -74,7 +74,7 @@ impl Default for IngestConfig {
             max_message_bytes: 900_000,
             produce_timeout_ms: 5_000,
             message_timeout_ms: 60_000,
-            linger_ms: 5,
+            linger_ms: 1,
             producer_queue_messages: 100_000,
             max_body_bytes: 1 << 20,
             max_decompressed_bytes: 5 << 20,

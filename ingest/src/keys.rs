@@ -22,7 +22,7 @@ use crate::origin::AllowedDomains;
 /// Lookups that may query ClickHouse at the same time.
 const MAX_CONCURRENT_LOOKUPS: usize = 16;
 /// How long a miss waits for a lookup slot before answering 503.
-const LOOKUP_QUEUE_TIMEOUT: Duration = Duration::from_secs(2);
+const LOOKUP_QUEUE_TIMEOUT: Duration = Duration::from_millis(250);
 
 /// What ingest needs to know about a key.
 #[derive(Debug)]

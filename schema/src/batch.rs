@@ -123,31 +123,31 @@ pub fn parse_event<'a>(
     now_ms: i64,
 ) -> Result<Event<'a>, EventError> {
     let obj = value.as_object().ok_or(EventError::NotAnObject)?;
-    let f = Fields { obj: &obj };
+    let f = Fields::new(&obj);
 
-    let type_name = f.required_str("type", limits.max_string_bytes)?;
+    let type_name = f.required_str(F::Type, limits.max_string_bytes)?;
     let event_type = EventType::parse(type_name).ok_or(EventError::UnknownType)?;
-    if let Some(kind) = f.str("kind", limits.max_string_bytes)? {
+    if let Some(kind) = f.str(F::Kind, limits.max_string_bytes)? {
         if kind != event_type.kind().as_str() {
             return Err(EventError::KindMismatch);
         }
     }
-    let event_id = f.required_str("event_id", 64)?;
+    let event_id = f.required_str(F::EventId, 64)?;
     let event_id = Uuid::try_parse(event_id).map_err(|_| EventError::InvalidField("event_id"))?;
-    let session_id = f.required_str("session_id", 128)?;
+    let session_id = f.required_str(F::SessionId, 128)?;
     if session_id.is_empty() {
         return Err(EventError::MissingField("session_id"));
     }
-    let client_timestamp = f.required_int("timestamp", 0, i64::MAX)?;
+    let client_timestamp = f.required_int(F::Timestamp, 0, i64::MAX)?;
     let clock_corrected = client_timestamp > now_ms + limits.max_clock_ahead_ms
         || client_timestamp < now_ms - limits.max_clock_behind_ms;
-    let url = f.required_str("url", limits.max_url_bytes)?;
+    let url = f.required_str(F::Url, limits.max_url_bytes)?;
 
     let mut event = Event {
         event_id,
         event_type,
         session_id,
-        page_view_id: f.str_or_empty("page_view_id", 128)?,
+        page_view_id: f.str_or_empty(F::PageViewId, 128)?,
         timestamp: if clock_corrected {
             now_ms
         } else {
@@ -156,18 +156,18 @@ pub fn parse_event<'a>(
         client_timestamp,
         clock_corrected,
         url,
-        referrer: f.str_or_empty("referrer", limits.max_url_bytes)?,
+        referrer: f.str_or_empty(F::Referrer, limits.max_url_bytes)?,
         navigation_type: "",
-        selector: f.str_or_empty("selector", limits.max_selector_bytes)?,
-        element_tag: f.str_or_empty("element_tag", 64)?,
-        x: f.coord("x")?,
-        y: f.coord("y")?,
-        client_x: f.coord("client_x")?,
-        client_y: f.coord("client_y")?,
-        viewport_width: f.int("viewport_width", 0, 100_000)? as u32,
-        viewport_height: f.int("viewport_height", 0, 100_000)? as u32,
-        scroll_x: f.coord("scroll_x")?,
-        scroll_y: f.coord("scroll_y")?,
+        selector: f.str_or_empty(F::Selector, limits.max_selector_bytes)?,
+        element_tag: f.str_or_empty(F::ElementTag, 64)?,
+        x: f.coord(F::X)?,
+        y: f.coord(F::Y)?,
+        client_x: f.coord(F::ClientX)?,
+        client_y: f.coord(F::ClientY)?,
+        viewport_width: f.int(F::ViewportWidth, 0, 100_000)? as u32,
+        viewport_height: f.int(F::ViewportHeight, 0, 100_000)? as u32,
+        scroll_x: f.coord(F::ScrollX)?,
+        scroll_y: f.coord(F::ScrollY)?,
         click_count: 0,
         message: "",
         source: "",
@@ -184,28 +184,28 @@ pub fn parse_event<'a>(
 
     match event_type {
         EventType::RageClick => {
-            event.click_count = f.required_int("click_count", 2, 10_000)? as u32;
+            event.click_count = f.required_int(F::ClickCount, 2, 10_000)? as u32;
         }
         EventType::DeadClick | EventType::Click => {}
         EventType::JavascriptError | EventType::UnhandledRejection => {
-            event.message = f.required_str("message", limits.max_string_bytes)?;
-            event.source = f.str_or_empty("source", limits.max_url_bytes)?;
-            event.line = f.int("line", 0, u32::MAX as i64)? as u32;
-            event.column = f.int("column", 0, u32::MAX as i64)? as u32;
-            event.stack = f.str_or_empty("stack", limits.max_stack_bytes)?;
-            event.count = f.int("count", 1, 1_000_000)?.max(1) as u32;
+            event.message = f.required_str(F::Message, limits.max_string_bytes)?;
+            event.source = f.str_or_empty(F::Source, limits.max_url_bytes)?;
+            event.line = f.int(F::Line, 0, u32::MAX as i64)? as u32;
+            event.column = f.int(F::Column, 0, u32::MAX as i64)? as u32;
+            event.stack = f.str_or_empty(F::Stack, limits.max_stack_bytes)?;
+            event.count = f.int(F::Count, 1, 1_000_000)?.max(1) as u32;
         }
         EventType::FormValidationError => {
-            event.form = f.str_or_empty("form", limits.max_selector_bytes)?;
-            event.field_name = f.required_str("field_name", limits.max_string_bytes)?;
-            event.field_type = f.str_or_empty("field_type", 64)?;
+            event.form = f.str_or_empty(F::Form, limits.max_selector_bytes)?;
+            event.field_name = f.required_str(F::FieldName, limits.max_string_bytes)?;
+            event.field_type = f.str_or_empty(F::FieldType, 64)?;
             event.validity = f.validity()?;
         }
         EventType::Custom => {
-            event.message = f.required_str("message", limits.max_string_bytes)?;
+            event.message = f.required_str(F::Message, limits.max_string_bytes)?;
         }
         EventType::Pageview => {
-            event.navigation_type = f.str_or_empty("navigation_type", 32)?;
+            event.navigation_type = f.str_or_empty(F::NavigationType, 32)?;
         }
         EventType::LoadTime
         | EventType::FirstContentfulPaint
@@ -214,90 +214,136 @@ pub fn parse_event<'a>(
         | EventType::InteractionToNextPaint
         | EventType::TimeToFirstByte => {
             // An hour is far beyond any real page metric; larger values are bugs or abuse.
-            event.value = f.required_f64("value", 0.0, 3_600_000.0)?;
+            event.value = f.required_f64(F::Value, 0.0, 3_600_000.0)?;
         }
         EventType::CumulativeLayoutShift => {
-            event.value = f.required_f64("value", 0.0, 1_000.0)?;
+            event.value = f.required_f64(F::Value, 0.0, 1_000.0)?;
         }
     }
     Ok(event)
 }
 
-/// Typed access to the fields of one wire event.
-struct Fields<'o, 't, 'a> {
-    obj: &'o Object<'t, 'a>,
+macro_rules! wire_fields {
+    ($($variant:ident => $name:literal),* $(,)?) => {
+        /// The fields of the wire format that validation reads.
+        #[derive(Debug, Clone, Copy)]
+        enum F { $($variant),* }
+
+        const FIELD_COUNT: usize = [$($name),*].len();
+
+        impl F {
+            fn name(self) -> &'static str {
+                match self { $(F::$variant => $name),* }
+            }
+
+            fn from_key(key: &str) -> Option<F> {
+                match key { $($name => Some(F::$variant),)* _ => None }
+            }
+        }
+    };
 }
 
-impl<'a> Fields<'_, '_, 'a> {
-    fn get(&self, name: &'static str) -> Option<Value<'_, 'a>> {
-        self.obj.get(name).filter(|v| !v.is_null())
+wire_fields! {
+    Type => "type", Kind => "kind", EventId => "event_id", SessionId => "session_id",
+    PageViewId => "page_view_id", Timestamp => "timestamp", Url => "url", Referrer => "referrer",
+    NavigationType => "navigation_type", Selector => "selector", ElementTag => "element_tag",
+    X => "x", Y => "y", ClientX => "client_x", ClientY => "client_y",
+    ViewportWidth => "viewport_width", ViewportHeight => "viewport_height",
+    ScrollX => "scroll_x", ScrollY => "scroll_y", ClickCount => "click_count",
+    Message => "message", Source => "source", Line => "line", Column => "column",
+    Stack => "stack", Count => "count", Form => "form", FieldName => "field_name",
+    FieldType => "field_type", Validity => "validity", Value => "value",
+}
+
+/// Typed access to the fields of one wire event, collected in one pass over the object
+/// (looking each field up by name would rescan the object every time).
+struct Fields<'t, 'a> {
+    slots: [Option<Value<'t, 'a>>; FIELD_COUNT],
+}
+
+impl<'t, 'a> Fields<'t, 'a> {
+    fn new(obj: &Object<'t, 'a>) -> Self {
+        let mut slots = [None; FIELD_COUNT];
+        for (key, value) in obj.iter() {
+            if let Some(f) = F::from_key(key) {
+                if !value.is_null() {
+                    slots[f as usize] = Some(value);
+                }
+            }
+        }
+        Fields { slots }
     }
 
-    fn str(&self, name: &'static str, max: usize) -> Result<Option<&'a str>, EventError> {
-        match self.get(name) {
+    fn get(&self, f: F) -> Option<Value<'t, 'a>> {
+        self.slots[f as usize]
+    }
+
+    fn str(&self, f: F, max: usize) -> Result<Option<&'a str>, EventError> {
+        match self.get(f) {
             None => Ok(None),
             Some(v) => {
-                let s = v.into_string().ok_or(EventError::InvalidField(name))?;
+                let s = v.into_string().ok_or(EventError::InvalidField(f.name()))?;
                 if s.len() > max {
-                    return Err(EventError::TooLong(name));
+                    return Err(EventError::TooLong(f.name()));
                 }
                 Ok(Some(s))
             }
         }
     }
 
-    fn str_or_empty(&self, name: &'static str, max: usize) -> Result<&'a str, EventError> {
-        Ok(self.str(name, max)?.unwrap_or(""))
+    fn str_or_empty(&self, f: F, max: usize) -> Result<&'a str, EventError> {
+        Ok(self.str(f, max)?.unwrap_or(""))
     }
 
-    fn required_str(&self, name: &'static str, max: usize) -> Result<&'a str, EventError> {
-        self.str(name, max)?.ok_or(EventError::MissingField(name))
+    fn required_str(&self, f: F, max: usize) -> Result<&'a str, EventError> {
+        self.str(f, max)?.ok_or(EventError::MissingField(f.name()))
     }
 
-    fn f64(&self, name: &'static str, min: f64, max: f64) -> Result<Option<f64>, EventError> {
-        match self.get(name) {
+    fn f64(&self, f: F, min: f64, max: f64) -> Result<Option<f64>, EventError> {
+        match self.get(f) {
             None => Ok(None),
             Some(v) => {
-                let n = v.cast_f64().ok_or(EventError::InvalidField(name))?;
+                let n = v.cast_f64().ok_or(EventError::InvalidField(f.name()))?;
                 if !n.is_finite() || n < min || n > max {
-                    return Err(EventError::OutOfRange(name));
+                    return Err(EventError::OutOfRange(f.name()));
                 }
                 Ok(Some(n))
             }
         }
     }
 
-    fn required_f64(&self, name: &'static str, min: f64, max: f64) -> Result<f64, EventError> {
-        self.f64(name, min, max)?
-            .ok_or(EventError::MissingField(name))
+    fn required_f64(&self, f: F, min: f64, max: f64) -> Result<f64, EventError> {
+        self.f64(f, min, max)?
+            .ok_or(EventError::MissingField(f.name()))
     }
 
-    fn int(&self, name: &'static str, min: i64, max: i64) -> Result<i64, EventError> {
+    fn int(&self, f: F, min: i64, max: i64) -> Result<i64, EventError> {
         Ok(self
-            .f64(name, min as f64, max as f64)?
+            .f64(f, min as f64, max as f64)?
             .map_or(0, |n| n.round() as i64))
     }
 
-    fn required_int(&self, name: &'static str, min: i64, max: i64) -> Result<i64, EventError> {
+    fn required_int(&self, f: F, min: i64, max: i64) -> Result<i64, EventError> {
         let n = self
-            .f64(name, min as f64, max as f64)?
-            .ok_or(EventError::MissingField(name))?;
+            .f64(f, min as f64, max as f64)?
+            .ok_or(EventError::MissingField(f.name()))?;
         Ok(n.round() as i64)
     }
 
     /// Coordinates may be fractional CSS pixels; they are stored rounded.
-    fn coord(&self, name: &'static str) -> Result<i32, EventError> {
-        Ok(self.int(name, -1_000_000, 1_000_000)? as i32)
+    fn coord(&self, f: F) -> Result<i32, EventError> {
+        Ok(self.int(f, -1_000_000, 1_000_000)? as i32)
     }
 
     fn validity(&self) -> Result<ValidityFlags, EventError> {
         let mut flags = ValidityFlags::default();
-        if let Some(v) = self.get("validity") {
-            let list = v.as_array().ok_or(EventError::InvalidField("validity"))?;
+        if let Some(v) = self.get(F::Validity) {
+            let invalid = EventError::InvalidField(F::Validity.name());
+            let list = v.as_array().ok_or(invalid)?;
             for item in list.iter() {
-                let name = item.as_str().ok_or(EventError::InvalidField("validity"))?;
+                let name = item.as_str().ok_or(invalid)?;
                 if !flags.insert(name) {
-                    return Err(EventError::InvalidField("validity"));
+                    return Err(invalid);
                 }
             }
         }

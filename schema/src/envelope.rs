@@ -95,7 +95,7 @@ fn write_header(buf: &mut Vec<u8>, header: &EnvelopeHeader<'_>, part: u32) {
 
 fn write_json<T: Serialize>(buf: &mut Vec<u8>, value: &T) {
     // Writing plain data into a Vec cannot fail.
-    serde_json::to_writer(&mut *buf, value).expect("serialising to a Vec cannot fail");
+    simd_json::to_writer(&mut *buf, value).expect("serialising to a Vec cannot fail");
 }
 
 /// Decodes a message in place.

@@ -1,21 +1,13 @@
 // Batching, beacons on page hide, retries, back-off, consent, safety.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, page, captureServer, until, sleep, KEY } from './helpers.mjs';
+import { launch, openPage, page, captureServer, until, sleep, KEY } from './helpers.mjs';
 
 let browser;
 before(async () => { browser = await launch(); });
 after(async () => { await browser.close(); });
 
-async function open(html, opts = {}) {
-  const server = await captureServer({ pages: { '/': html, '/other': '<p>other</p>' }, ...opts });
-  const context = await browser.newContext();
-  const tab = await context.newPage();
-  const pageErrors = [];
-  tab.on('pageerror', (e) => pageErrors.push(e));
-  await tab.goto(server.base + '/');
-  return { server, tab, context, pageErrors };
-}
+const open = (html, opts = {}) => openPage(browser, html, { pages: { '/other': '<p>other</p>' }, ...opts });
 
 const buttons = '<button id="a">a</button>';
 
@@ -119,6 +111,9 @@ test('Do-Not-Track is respected', async () => {
 
 test('the queue is bounded and drops the oldest', async () => {
   const { server, tab, context } = await open(page({ 'max-queue': '5', 'batch-size': '1000', 'batch-interval': '60000' }, buttons));
+  // Let the load-time events (pageview, TTFB, load time, FCP) queue first, so what is
+  // dropped is deterministic.
+  await until(() => tab.evaluate(() => window.friction.stats().queued >= 4), 5000, 'load-time events');
   for (let i = 0; i < 8; i++) await tab.evaluate((n) => window.friction.track('custom-' + n), i);
   const stats = await tab.evaluate(() => window.friction.stats());
   assert.equal(stats.queued, 5);

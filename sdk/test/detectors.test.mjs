@@ -1,21 +1,13 @@
 // Each detector fires when it should, and only then, in real headless Chromium.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, page, captureServer, until, sleep } from './helpers.mjs';
+import { launch, openPage, page, until, sleep } from './helpers.mjs';
 
 let browser;
 before(async () => { browser = await launch(); });
 after(async () => { await browser.close(); });
 
-async function open(html, opts = {}) {
-  const server = await captureServer({ pages: { '/': html }, ...opts });
-  const context = await browser.newContext();
-  const tab = await context.newPage();
-  const pageErrors = [];
-  tab.on('pageerror', (e) => pageErrors.push(e));
-  await tab.goto(server.base + '/');
-  return { server, tab, context, pageErrors };
-}
+const open = (html, opts = {}) => openPage(browser, html, opts);
 
 const ofType = (events, type) => events.filter((e) => e.type === type);
 

@@ -41,6 +41,7 @@ test('clicks and errors in a real page become rows in ClickHouse', { timeout: 12
     <button id="broken" onclick="setTimeout(function(){ undefinedFunction() })">Broken</button></body></html>`;
   const site = http.createServer((req, res) => { res.writeHead(200, { 'content-type': 'text/html' }); res.end(html); });
   await new Promise((r) => site.listen(0, '127.0.0.1', r));
+  site.unref();
   const context = await browser.newContext();
   const tab = await context.newPage();
   await tab.goto(`http://127.0.0.1:${site.address().port}/checkout`);

@@ -67,13 +67,26 @@ export async function captureServer({ pages = {}, respond, headers = {} } = {}) 
     });
   });
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  // A test that fails before closing its server must not keep the runner alive.
+  server.unref();
   const base = `http://127.0.0.1:${server.address().port}`;
   return {
     base,
     requests,
     events: () => requests.flatMap((r) => (r.json && r.json.events) || []),
-    close: () => new Promise((r) => server.close(r)),
+    close: () => new Promise((r) => { server.close(r); server.closeAllConnections(); }),
   };
+}
+
+/** Opens `html` (served at `/`, plus any `pages`) in a fresh browser context. */
+export async function openPage(browser, html, opts = {}) {
+  const server = await captureServer({ ...opts, pages: { '/': html, ...(opts.pages || {}) } });
+  const context = await browser.newContext();
+  const tab = await context.newPage();
+  const pageErrors = [];
+  tab.on('pageerror', (e) => pageErrors.push(e));
+  await tab.goto(server.base + '/');
+  return { server, tab, context, pageErrors };
 }
 
 function safeJson(s) {

@@ -232,7 +232,8 @@ async fn main() {
             latencies.push(now - r);
             last_seen = last_seen.max(r);
         }
-        tokio::time::sleep(Duration::from_millis(10)).await;
+        // Polling often would compete with the inserts for the engine.
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
     drop(consumer);
     latencies.sort();

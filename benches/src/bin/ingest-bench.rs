@@ -35,7 +35,10 @@ fn post(url: String, key: Option<String>, body: Bytes) -> MakeRequest {
 async fn main() {
     let duration = secs("BENCH_SECS", 15);
     let flood = secs("BENCH_FLOOD_SECS", 60);
-    let connections = 32;
+    let connections: usize = std::env::var("BENCH_CONNECTIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(64);
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
