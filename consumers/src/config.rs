@@ -47,7 +47,7 @@ impl Default for ConsumersConfig {
             group_id: "friction-consumers".into(),
             batch_max_rows: 5_000,
             batch_max_bytes: 16 << 20,
-            batch_max_age_ms: 500,
+            batch_max_age_ms: 1_000,
             retry_initial_ms: 200,
             retry_max_ms: 10_000,
             session_timeout_ms: 10_000,

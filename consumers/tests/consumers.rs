@@ -424,3 +424,35 @@ async fn malformed_messages_go_to_the_dlq_and_the_partition_keeps_flowing() {
     stop.trigger();
     task.await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revocation_writes_and_commits_the_batch_before_giving_partitions_up() {
+    let s = Setup::new(4).await;
+    // Batches that only revocation (or shutdown) can end within the test.
+    let config = ConsumersConfig {
+        batch_max_rows: 1_000_000,
+        batch_max_age_ms: 600_000,
+        ..s.config()
+    };
+    let (_a, a_stop, a_task) = s.start(config.clone()).await;
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    s.produce(20, 10).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(s.visible().await, (0, 0, 0), "the batch was written before any revocation");
+
+    // A second instance joins: the first loses partitions and must write and commit
+    // what it holds first, so the newcomer does not read those messages again.
+    let (_b, b_stop, b_task) = s.start(config).await;
+    let counts = s.wait_for_total(200, Duration::from_secs(60)).await;
+    assert_eq!(counts, expected(200));
+    let client = s.ch.client();
+    let mut plain = 0u64;
+    for t in ["friction_events", "heatmap_data", "page_performance_metrics"] {
+        plain += client.query(&format!("SELECT count() FROM {t}")).fetch_one::<u64>().await.unwrap();
+    }
+    assert_eq!(plain, 200, "messages were consumed twice across the rebalance");
+    a_stop.trigger();
+    b_stop.trigger();
+    a_task.await.unwrap();
+    b_task.await.unwrap();
+}

@@ -107,6 +107,9 @@ where
         .await
         .map_err(|_| ApiError::Unavailable("the API key store is unreachable"))?
         .ok_or(ApiError::InvalidApiKey)?;
+    let now = Instant::now();
+    let limit = info.rate_limit_per_minute;
+    ctx.rate = Some((limit, app.limiter.peek(info.key_id, limit, now)));
     if !info.active {
         return Err(ApiError::KeyInactive);
     }

@@ -59,6 +59,19 @@ impl RateLimiter {
         }
     }
 
+    /// Whole requests left for `key` at `now`, without taking one (for the headers of
+    /// requests refused before the limit was applied).
+    pub fn peek(&self, key: Uuid, per_minute: u32, now: Instant) -> u32 {
+        let capacity = f64::from(per_minute.max(1));
+        match self.buckets.get(&key) {
+            Some(b) => {
+                let elapsed = now.saturating_duration_since(b.last).as_secs_f64();
+                (b.tokens + elapsed * capacity / 60.0).min(capacity).floor() as u32
+            }
+            None => per_minute,
+        }
+    }
+
     /// Drops buckets untouched for `idle`; returns how many are left.
     pub fn evict_idle(&self, now: Instant, idle: Duration) -> usize {
         self.buckets
@@ -94,6 +107,17 @@ mod tests {
             limiter.check(key, 60, t0 + Duration::from_millis(1600)),
             Decision::Limited { .. }
         ));
+    }
+
+    #[test]
+    fn peeking_takes_nothing() {
+        let limiter = RateLimiter::default();
+        let key = Uuid::new_v4();
+        let t0 = Instant::now();
+        assert_eq!(limiter.peek(key, 10, t0), 10);
+        limiter.check(key, 10, t0);
+        assert_eq!(limiter.peek(key, 10, t0), 9);
+        assert_eq!(limiter.peek(key, 10, t0), 9);
     }
 
     #[test]
