@@ -438,7 +438,11 @@ async fn revocation_writes_and_commits_the_batch_before_giving_partitions_up() {
     tokio::time::sleep(Duration::from_secs(6)).await;
     s.produce(20, 10).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
-    assert_eq!(s.visible().await, (0, 0, 0), "the batch was written before any revocation");
+    assert_eq!(
+        s.visible().await,
+        (0, 0, 0),
+        "the batch was written before any revocation"
+    );
 
     // A second instance joins: the first loses partitions and must write and commit
     // what it holds first, so the newcomer does not read those messages again.
@@ -447,10 +451,21 @@ async fn revocation_writes_and_commits_the_batch_before_giving_partitions_up() {
     assert_eq!(counts, expected(200));
     let client = s.ch.client();
     let mut plain = 0u64;
-    for t in ["friction_events", "heatmap_data", "page_performance_metrics"] {
-        plain += client.query(&format!("SELECT count() FROM {t}")).fetch_one::<u64>().await.unwrap();
+    for t in [
+        "friction_events",
+        "heatmap_data",
+        "page_performance_metrics",
+    ] {
+        plain += client
+            .query(&format!("SELECT count() FROM {t}"))
+            .fetch_one::<u64>()
+            .await
+            .unwrap();
     }
-    assert_eq!(plain, 200, "messages were consumed twice across the rebalance");
+    assert_eq!(
+        plain, 200,
+        "messages were consumed twice across the rebalance"
+    );
     a_stop.trigger();
     b_stop.trigger();
     a_task.await.unwrap();
