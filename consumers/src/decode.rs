@@ -15,6 +15,9 @@ pub struct Checked {
     pub payload: Vec<u8>,
     /// Events in it.
     pub events: usize,
+    /// Which ingest request (batch id) and part it carries: unique per message written,
+    /// whatever offset it lands at.
+    pub origin: (uuid::Uuid, u32),
     /// Events that were cut out of it.
     pub dead: Vec<DeadLetter>,
 }
@@ -38,6 +41,7 @@ pub fn check(payload: &[u8], scratch: &mut Vec<u8>) -> Result<Checked, DeadLette
         return Ok(Checked {
             payload: payload.to_vec(),
             events: envelope.events.len(),
+            origin: (envelope.header.batch_id, envelope.header.part),
             dead: Vec::new(),
         });
     }
@@ -102,6 +106,7 @@ fn salvage(payload: &[u8]) -> Result<Checked, DeadLetter> {
     Ok(Checked {
         payload: clean,
         events: events.len(),
+        origin: (header.batch_id, header.part),
         dead: bad,
     })
 }

@@ -16,6 +16,7 @@ use friction_service::ops::ReadyFlag;
 use friction_service::shutdown::Shutdown;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
 use rdkafka::{ClientContext, Message, Offset, TopicPartitionList};
+use sha2::{Digest, Sha256};
 use tokio::runtime::Handle;
 
 use crate::decode::{self, DeadLetter};
@@ -46,6 +47,8 @@ enum Retries {
 #[derive(Default)]
 struct Batch {
     payloads: Vec<(Vec<u8>, Source)>,
+    /// Digest of the ingest batch ids of the messages, in order.
+    origins: Sha256,
     /// First and last offset per partition, including dead-lettered messages.
     ranges: BTreeMap<i32, (i64, i64)>,
     rows: usize,
@@ -68,14 +71,19 @@ impl Batch {
             || self.started.is_some_and(|s| s.elapsed() >= limits.max_age)
     }
 
-    /// Derived from the offsets, so a retry of the same batch carries the same token.
+    /// The same for a retry of the same messages, and different for any other batch:
+    /// offsets alone are not enough, since a recreated topic (or a broker that lost its
+    /// data) hands out the same offsets again, and ClickHouse would silently drop those
+    /// new rows as duplicates of old ones.
     fn token(&self, topic: &str) -> String {
         let ranges: Vec<String> = self
             .ranges
             .iter()
             .map(|(p, (first, last))| format!("{p}:{first}-{last}"))
             .collect();
-        format!("{topic}/{}", ranges.join(","))
+        let digest = self.origins.clone().finalize();
+        let digest: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
+        format!("{topic}/{}/{digest}", ranges.join(","))
     }
 
     fn commit_list(&self, topic: &str) -> TopicPartitionList {
@@ -206,6 +214,8 @@ impl Shared {
                     self.dead_letter(letter, source);
                 }
                 if checked.events > 0 {
+                    state.batch.origins.update(checked.origin.0.as_bytes());
+                    state.batch.origins.update(checked.origin.1.to_le_bytes());
                     state.batch.rows += checked.events;
                     state.batch.bytes += checked.payload.len();
                     state.batch.payloads.push((checked.payload, source));
@@ -405,20 +415,31 @@ fn probe(consumer: &BaseConsumer<Context>, shared: &Shared, kafka_ready: &ReadyF
     let Ok(position) = consumer.position() else {
         return;
     };
+    // A partition not fetched from yet has no position: it resumes at its committed
+    // offset, or at the start when nothing was committed.
+    let committed = consumer.committed(Duration::from_secs(1)).ok();
     for element in position.elements() {
-        let Ok((_, high)) =
-            consumer.fetch_watermarks(&shared.topic, element.partition(), Duration::from_secs(1))
+        let partition = element.partition();
+        let Ok((low, high)) =
+            consumer.fetch_watermarks(&shared.topic, partition, Duration::from_secs(1))
         else {
             continue;
         };
         let next = match element.offset() {
             Offset::Offset(o) => o,
-            _ => continue,
+            _ => match committed
+                .as_ref()
+                .and_then(|c| c.find_partition(&shared.topic, partition))
+                .map(|e| e.offset())
+            {
+                Some(Offset::Offset(o)) => o,
+                _ => low,
+            },
         };
         shared
             .metrics
             .lag
-            .with_label_values(&[&element.partition().to_string()])
+            .with_label_values(&[&partition.to_string()])
             .set((high - next).max(0));
     }
 }

@@ -99,7 +99,7 @@ impl Setup {
     /// shared validation and envelope code; returns every event id.
     async fn produce(&self, messages: usize, per_message: usize) -> Vec<Uuid> {
         let producer: FutureProducer = self.kafka.client_config().create().unwrap();
-        let now = kit_now();
+        let now = friction_schema::now_ms();
         let mut ids = Vec::new();
         for m in 0..messages {
             let wire: Vec<Value> = (0..per_message)
@@ -188,13 +188,6 @@ impl Setup {
     }
 }
 
-fn kit_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
-
 /// Event `n` of a run: kinds rotate so every table gets rows.
 fn wire_event(id: Uuid, n: usize, now: i64) -> Value {
     let common = json!({
@@ -226,7 +219,7 @@ fn expected(n: usize) -> (u64, u64, u64) {
 async fn n_events_become_exactly_n_rows_with_their_values() {
     let s = Setup::new(3).await;
     let ids = s.produce(30, 10).await;
-    let (_url, stop, task) = s.start(s.config()).await;
+    let (url, stop, task) = s.start(s.config()).await;
     let counts = s.wait_for_total(300, Duration::from_secs(60)).await;
     assert_eq!(counts, expected(300));
     let client = s.ch.client();
@@ -262,6 +255,30 @@ async fn n_events_become_exactly_n_rows_with_their_values() {
         .await
         .unwrap();
     assert_eq!(value, 102.0);
+
+    // Every partition reports its lag, and it drains to zero.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let text = String::from_utf8_lossy(
+            &kit::request("GET", &format!("{url}/metrics"), &[], "")
+                .await
+                .body,
+        )
+        .into_owned();
+        let drained = (0..3).all(|p| {
+            text.contains(&format!(
+                "friction_consumers_lag_messages{{partition=\"{p}\"}} 0"
+            ))
+        });
+        if drained {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "lag not reported as drained: {text}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
     stop.trigger();
     task.await.unwrap();
 }
@@ -449,19 +466,8 @@ async fn revocation_writes_and_commits_the_batch_before_giving_partitions_up() {
     let (_b, b_stop, b_task) = s.start(config).await;
     let counts = s.wait_for_total(200, Duration::from_secs(60)).await;
     assert_eq!(counts, expected(200));
-    let client = s.ch.client();
-    let mut plain = 0u64;
-    for t in [
-        "friction_events",
-        "heatmap_data",
-        "page_performance_metrics",
-    ] {
-        plain += client
-            .query(&format!("SELECT count() FROM {t}"))
-            .fetch_one::<u64>()
-            .await
-            .unwrap();
-    }
+    let (f, h, p) = kit::event_rows(&s.ch.client(), false).await;
+    let plain = f + h + p;
     assert_eq!(
         plain, 200,
         "messages were consumed twice across the rebalance"
@@ -470,4 +476,28 @@ async fn revocation_writes_and_commits_the_batch_before_giving_partitions_up() {
     b_stop.trigger();
     a_task.await.unwrap();
     b_task.await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offsets_handed_out_again_by_a_new_broker_do_not_drop_new_rows() {
+    // A broker that lost its data (or a recreated topic) starts offsets at 0 again; the
+    // same offsets must not make ClickHouse drop new rows as duplicates of old ones.
+    let mut s = Setup::new(1).await;
+    for round in 1..=2u64 {
+        let broker = kit::PrivateBroker::start();
+        kit::create_topic(&broker.kafka, &s.topic, 1).await;
+        kit::create_topic(&broker.kafka, &s.dlq, 1).await;
+        s.kafka = broker.kafka.clone();
+        s.produce(1, 3).await;
+        let (_url, stop, task) = s.start(s.config()).await;
+        let (f, h, p) = expected(3);
+        let want = (f * round, h * round, p * round);
+        assert_eq!(
+            s.wait_for_total(3 * round, Duration::from_secs(60)).await,
+            want,
+            "round {round}"
+        );
+        stop.trigger();
+        task.await.unwrap();
+    }
 }

@@ -6,16 +6,10 @@ use std::time::Duration;
 use friction_consumers::writer::Writer;
 use friction_schema::batch::{self, Limits};
 use friction_schema::envelope::{self, EnvelopeHeader, ENVELOPE_VERSION};
+use friction_schema::now_ms;
 use friction_testkit as kit;
 use serde_json::json;
 use uuid::Uuid;
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
 
 fn sample_batch(now: i64) -> String {
     let base = |t: &str, offset: i64, extra: serde_json::Value| {

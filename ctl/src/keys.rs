@@ -6,7 +6,7 @@ use friction_schema::api_key::{self, ApiKeyRow};
 use rand::distr::{Alphanumeric, SampleString};
 use uuid::Uuid;
 
-use crate::now_ms;
+use friction_schema::now_ms;
 
 /// What a new key is for.
 #[derive(Debug, Clone)]

@@ -23,10 +23,3 @@ pub struct CtlConfig {
     #[serde(flatten)]
     pub s3: friction_service::config::S3Config,
 }
-
-/// Milliseconds since the Unix epoch.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}

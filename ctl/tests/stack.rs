@@ -112,8 +112,8 @@ fn sample_event(event_type: EventType) -> Event<'static> {
         session_id: "sess-1",
         page_view_id: "pv-1",
         // Recent, or the tables' TTL would drop the row at once.
-        timestamp: frictionctl::now_ms() - 1000,
-        client_timestamp: frictionctl::now_ms() - 2000,
+        timestamp: friction_schema::now_ms() - 1000,
+        client_timestamp: friction_schema::now_ms() - 2000,
         clock_corrected: false,
         url: "https://shop.example.com/checkout?step=2",
         referrer: "https://google.com/",
@@ -152,7 +152,7 @@ async fn rows_read_back_equal_from_every_event_table() {
         part: 0,
         owner_id: "owner-1",
         key_id: Uuid::new_v4(),
-        received_at: frictionctl::now_ms(),
+        received_at: friction_schema::now_ms(),
         client_ip: "203.0.113.0",
         user_agent: "Mozilla/5.0 (X11; Linux x86_64)",
     };

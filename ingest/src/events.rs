@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use friction_schema::envelope::{EnvelopeHeader, ENVELOPE_VERSION};
-use friction_schema::{api_key, batch, BatchError, Kind};
+use friction_schema::{api_key, batch, now_ms, BatchError, Kind};
 use http::request::Parts;
 use http::Response;
 use uuid::Uuid;
@@ -253,11 +253,4 @@ fn batch_error(e: BatchError) -> ApiError {
         BatchError::TooManyEvents { .. } => ApiError::PayloadTooLarge(e.to_string()),
         e => ApiError::InvalidBatch(e.to_string()),
     }
-}
-
-/// Milliseconds since the Unix epoch.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }

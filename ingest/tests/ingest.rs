@@ -5,6 +5,7 @@ use std::io::Write;
 use std::time::Duration;
 
 use friction_ingest::IngestConfig;
+use friction_schema::now_ms;
 use friction_service::config::{ClickHouseConfig, KafkaConfig};
 use friction_service::shutdown::{self, Trigger};
 use friction_testkit::{self as kit, Answer};
@@ -102,10 +103,6 @@ fn example_batch() -> String {
     let start = doc.find("```json\n").unwrap() + 8;
     let end = start + doc[start..].find("```").unwrap();
     doc[start..end].to_owned()
-}
-
-fn now_ms() -> i64 {
-    friction_ingest::events::now_ms()
 }
 
 fn event(kind: &str, extra: Value) -> Value {

@@ -21,3 +21,10 @@ pub mod url;
 pub use batch::{parse_batch, BatchError, Limits, Rejection};
 pub use envelope::{Envelope, EnvelopeHeader};
 pub use event::{Event, EventError, EventType, Kind};
+
+/// Milliseconds since the Unix epoch: the unit of every timestamp in the model.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}

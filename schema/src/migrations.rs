@@ -157,7 +157,7 @@ pub async fn migrate(client: &Client, database: &str) -> Result<Vec<u32>, Migrat
                 version: migration.version,
                 name: migration.name.to_owned(),
                 checksum,
-                applied_at: now_ms(),
+                applied_at: crate::now_ms(),
             })
             .await?;
         insert.end().await?;
@@ -177,12 +177,6 @@ fn tolerate_exists(result: clickhouse::error::Result<()>) -> clickhouse::error::
         }
         other => other,
     }
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }
 
 #[cfg(test)]

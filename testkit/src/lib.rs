@@ -40,6 +40,25 @@ pub async fn fresh_database() -> ClickHouseConfig {
     ch
 }
 
+/// Rows in `friction_events`, `heatmap_data` and `page_performance_metrics`: as analysts
+/// read them (`FINAL`, each event once) or as stored (every inserted copy).
+pub async fn event_rows(client: &clickhouse::Client, as_analysts_read: bool) -> (u64, u64, u64) {
+    let modifier = if as_analysts_read { " FINAL" } else { "" };
+    let mut counts = [0u64; 3];
+    for (count, table) in counts.iter_mut().zip([
+        "friction_events",
+        "heatmap_data",
+        "page_performance_metrics",
+    ]) {
+        *count = client
+            .query(&format!("SELECT count() FROM {table}{modifier}"))
+            .fetch_one()
+            .await
+            .unwrap_or(0);
+    }
+    (counts[0], counts[1], counts[2])
+}
+
 /// Creates a topic with `partitions` partitions on the broker of `kafka`.
 pub async fn create_topic(kafka: &KafkaConfig, name: &str, partitions: i32) {
     let admin: AdminClient<DefaultClientContext> = kafka.client_config().create().unwrap();

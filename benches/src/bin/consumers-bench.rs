@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use friction_benches::{process_cpu, secs, sibling_binary};
 use friction_schema::batch::{self, Limits};
 use friction_schema::envelope::{self, EnvelopeHeader, ENVELOPE_VERSION};
+use friction_schema::now_ms;
 use friction_schema::rows::{EventRow, FrictionRow, HeatmapRow, PerformanceRow};
 use friction_service::config::ClickHouseConfig;
 use rdkafka::producer::{FutureProducer, FutureRecord};
@@ -19,13 +20,6 @@ impl Drop for Consumer {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
 }
 
 /// Encoded envelopes of `per_message` events each, received at `received_at`.
@@ -87,20 +81,8 @@ async fn produce(kafka: &friction_service::config::KafkaConfig, topic: &str, pay
 }
 
 async fn visible(ch: &ClickHouseConfig) -> u64 {
-    let client = ch.client();
-    let mut total = 0;
-    for t in [
-        "friction_events",
-        "heatmap_data",
-        "page_performance_metrics",
-    ] {
-        total += client
-            .query(&format!("SELECT count() FROM {t}"))
-            .fetch_one::<u64>()
-            .await
-            .unwrap_or(0);
-    }
-    total
+    let (f, h, p) = friction_testkit::event_rows(&ch.client(), false).await;
+    f + h + p
 }
 
 /// The baseline: the same rows inserted straight with the clickhouse crate, one INSERT per
