@@ -3,8 +3,6 @@
 //! (`FRICTION_KAFKA_BROKERS` sets `kafka_brokers`; `__` reaches into a section, as in
 //! `FRICTION_LIMITS__MAX_EVENTS`).
 
-use std::time::Duration;
-
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use serde::de::DeserializeOwned;
@@ -143,11 +141,6 @@ impl S3Config {
             .skip_region_lookup(self.s3_region == "us-east-1")
             .build()
     }
-}
-
-/// Milliseconds as a [`Duration`], for config fields named `..._ms`.
-pub fn ms(value: u64) -> Duration {
-    Duration::from_millis(value)
 }
 
 #[cfg(test)]
