@@ -67,10 +67,9 @@ impl Writer {
         token: &str,
         scratch: &mut Vec<u8>,
     ) -> Result<Written, WriteError> {
-        let mut friction = None;
-        let mut heatmap = None;
-        let mut performance = None;
-        let mut written = Written::default();
+        let mut friction = TableInsert::<FrictionRow>::new(Kind::Friction);
+        let mut heatmap = TableInsert::<HeatmapRow>::new(Kind::Heatmap);
+        let mut performance = TableInsert::<PerformanceRow>::new(Kind::Performance);
         for payload in payloads {
             scratch.clear();
             scratch.extend_from_slice(payload);
@@ -81,63 +80,70 @@ impl Writer {
             };
             for event in &env.events {
                 match EventRow::new(&env.header, event) {
-                    EventRow::Friction(row) => {
-                        let insert = self
-                            .open::<FrictionRow>(&mut friction, Kind::Friction, token)
-                            .await?;
-                        insert.write(&row).await.map_err(classify)?;
-                        written.friction += 1;
-                    }
-                    EventRow::Heatmap(row) => {
-                        let insert = self
-                            .open::<HeatmapRow>(&mut heatmap, Kind::Heatmap, token)
-                            .await?;
-                        insert.write(&row).await.map_err(classify)?;
-                        written.heatmap += 1;
-                    }
+                    EventRow::Friction(row) => friction.put(&self.client, token, &row).await?,
+                    EventRow::Heatmap(row) => heatmap.put(&self.client, token, &row).await?,
                     EventRow::Performance(row) => {
-                        let insert = self
-                            .open::<PerformanceRow>(&mut performance, Kind::Performance, token)
-                            .await?;
-                        insert.write(&row).await.map_err(classify)?;
-                        written.performance += 1;
+                        performance.put(&self.client, token, &row).await?
                     }
                 }
             }
         }
-        if let Some(insert) = friction {
-            insert.end().await.map_err(classify)?;
-        }
-        if let Some(insert) = heatmap {
-            insert.end().await.map_err(classify)?;
-        }
-        if let Some(insert) = performance {
-            insert.end().await.map_err(classify)?;
-        }
-        Ok(written)
-    }
-
-    async fn open<'a, T: clickhouse::Row>(
-        &self,
-        slot: &'a mut Option<clickhouse::insert::Insert<T>>,
-        kind: Kind,
-        token: &str,
-    ) -> Result<&'a mut clickhouse::insert::Insert<T>, WriteError> {
-        if slot.is_none() {
-            let insert = self
-                .client
-                .insert::<T>(table(kind))
-                .await
-                .map_err(classify)?
-                .with_setting("insert_deduplication_token", token);
-            *slot = Some(insert);
-        }
-        Ok(slot.as_mut().expect("set above"))
+        Ok(Written {
+            friction: friction.end().await?,
+            heatmap: heatmap.end().await?,
+            performance: performance.end().await?,
+        })
     }
 
     /// Whether ClickHouse answers, for readiness.
     pub async fn ping(&self) -> bool {
         self.client.query("SELECT 1").execute().await.is_ok()
+    }
+}
+
+/// One table's INSERT of a batch, opened at its first row.
+struct TableInsert<T> {
+    kind: Kind,
+    insert: Option<clickhouse::insert::Insert<T>>,
+    rows: u64,
+}
+
+impl<T: clickhouse::RowWrite> TableInsert<T> {
+    fn new(kind: Kind) -> Self {
+        TableInsert {
+            kind,
+            insert: None,
+            rows: 0,
+        }
+    }
+
+    async fn put(
+        &mut self,
+        client: &clickhouse::Client,
+        token: &str,
+        row: &T::Value<'_>,
+    ) -> Result<(), WriteError> {
+        let insert = match &mut self.insert {
+            Some(insert) => insert,
+            slot => slot.insert(
+                client
+                    .insert::<T>(table(self.kind))
+                    .await
+                    .map_err(classify)?
+                    .with_setting("insert_deduplication_token", token),
+            ),
+        };
+        insert.write(row).await.map_err(classify)?;
+        self.rows += 1;
+        Ok(())
+    }
+
+    /// Ends the INSERT (if a row was written) and returns the rows written.
+    async fn end(self) -> Result<u64, WriteError> {
+        if let Some(insert) = self.insert {
+            insert.end().await.map_err(classify)?;
+        }
+        Ok(self.rows)
     }
 }
 
