@@ -1,7 +1,9 @@
 //! Consumer configuration: defaults here, overridden by `FRICTION_CONFIG` TOML and
 //! `FRICTION_*` env vars (see `friction_service::config`).
 
-use friction_service::config::{ClickHouseConfig, KafkaConfig};
+use friction_service::config::{
+    positive, socket_addr, ClickHouseConfig, KafkaConfig, ServiceConfig,
+};
 use serde::{Deserialize, Serialize};
 
 /// Everything a consumer instance needs.
@@ -28,7 +30,7 @@ pub struct ConsumersConfig {
     pub batch_max_bytes: usize,
     /// ...or its first message is this old.
     pub batch_max_age_ms: u64,
-    /// First retry delay after a failed insert; doubles up to `retry_max_ms`.
+    /// First retry delay after a failed write; doubles (with jitter) up to `retry_max_ms`.
     pub retry_initial_ms: u64,
     /// Longest delay between insert retries.
     pub retry_max_ms: u64,
@@ -52,5 +54,22 @@ impl Default for ConsumersConfig {
             retry_max_ms: 10_000,
             session_timeout_ms: 10_000,
         }
+    }
+}
+
+impl ServiceConfig for ConsumersConfig {
+    fn validate(&self) -> Result<(), String> {
+        socket_addr("ops_listen", &self.ops_listen)?;
+        positive("batch_max_rows", self.batch_max_rows as u64)?;
+        positive("batch_max_bytes", self.batch_max_bytes as u64)?;
+        positive("batch_max_age_ms", self.batch_max_age_ms)?;
+        positive("retry_initial_ms", self.retry_initial_ms)?;
+        if self.retry_max_ms < self.retry_initial_ms {
+            return Err("retry_max_ms must not be shorter than retry_initial_ms".into());
+        }
+        if self.raw_topic == self.dlq_topic {
+            return Err("dlq_topic must differ from raw_topic".into());
+        }
+        Ok(())
     }
 }

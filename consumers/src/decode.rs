@@ -1,23 +1,21 @@
-//! Checking raw batches as they arrive. A message that decodes is kept as is; one that
-//! does not is salvaged event by event: the good events are re-encoded into a clean
-//! message and each bad event (or the whole message, when nothing can be read) becomes
-//! a dead letter with its reason. Nothing undecodable ever reaches the writer, so a bad
-//! message never blocks its partition.
+//! What the consumers read of a raw message besides decoding it (which the writer does,
+//! once): an event count on arrival, by a byte scan, for batch sizing; and the salvage of
+//! a message that does not decode, event by event: the good events are re-encoded into a
+//! clean message and each bad event (or the whole message, when nothing can be read)
+//! becomes a dead letter with its reason. A bad message never blocks its partition.
 
 use friction_schema::envelope::{self, EnvelopeHeader, ENVELOPE_VERSION};
 use friction_schema::Event;
+use memchr::memmem;
 use simd_json::prelude::*;
 
-/// A message ready for the writer.
+/// A message that did not decode, cut down to what does.
 #[derive(Debug)]
 pub struct Checked {
-    /// An envelope that decodes (the original bytes, or a clean re-encoding).
+    /// A clean envelope of the good events (empty when there are none).
     pub payload: Vec<u8>,
     /// Events in it.
     pub events: usize,
-    /// Which ingest request (batch id) and part it carries: unique per message written,
-    /// whatever offset it lands at.
-    pub origin: (uuid::Uuid, u32),
     /// Events that were cut out of it.
     pub dead: Vec<DeadLetter>,
 }
@@ -33,19 +31,10 @@ pub struct DeadLetter {
     pub detail: String,
 }
 
-/// Checks one message; `scratch` is reused for in-place decoding.
-pub fn check(payload: &[u8], scratch: &mut Vec<u8>) -> Result<Checked, DeadLetter> {
-    scratch.clear();
-    scratch.extend_from_slice(payload);
-    if let Ok(envelope) = envelope::decode(scratch) {
-        return Ok(Checked {
-            payload: payload.to_vec(),
-            events: envelope.events.len(),
-            origin: (envelope.header.batch_id, envelope.header.part),
-            dead: Vec::new(),
-        });
-    }
-    salvage(payload)
+/// Events in an envelope as ingest writes it: each event object carries exactly one
+/// `"event_id":` key, and inside a JSON string those quotes would be escaped.
+pub fn count_events(payload: &[u8]) -> usize {
+    memmem::find_iter(payload, b"\"event_id\":").count()
 }
 
 fn dead(payload: &[u8], reason: &'static str, detail: impl ToString) -> DeadLetter {
@@ -56,8 +45,9 @@ fn dead(payload: &[u8], reason: &'static str, detail: impl ToString) -> DeadLett
     }
 }
 
-/// The slow path: decode the structure loosely, then each event on its own.
-fn salvage(payload: &[u8]) -> Result<Checked, DeadLetter> {
+/// The slow path for a message that did not decode: the structure loosely, then each
+/// event on its own.
+pub fn salvage(payload: &[u8]) -> Result<Checked, DeadLetter> {
     let mut copy = payload.to_vec();
     let value =
         simd_json::to_owned_value(&mut copy).map_err(|e| dead(payload, "invalid_json", e))?;
@@ -106,7 +96,6 @@ fn salvage(payload: &[u8]) -> Result<Checked, DeadLetter> {
     Ok(Checked {
         payload: clean,
         events: events.len(),
-        origin: (header.batch_id, header.part),
         dead: bad,
     })
 }
@@ -119,16 +108,18 @@ mod tests {
     const GOOD: &str = r#"{"event_id":"00000000-0000-0000-0000-000000000003","type":"click","session_id":"s","timestamp":1,"client_timestamp":1,"url":"u"}"#;
 
     #[test]
-    fn good_messages_pass_untouched() {
+    fn good_messages_decode_and_are_counted_on_arrival() {
         let m = format!(r#"{{"header":{HEADER},"events":[{GOOD},{GOOD}]}}"#);
-        let checked = check(m.as_bytes(), &mut Vec::new()).unwrap();
-        assert_eq!((checked.payload, checked.events), (m.into_bytes(), 2));
+        assert_eq!(count_events(m.as_bytes()), 2);
+        let mut copy = m.into_bytes();
+        assert_eq!(envelope::decode(&mut copy).unwrap().events.len(), 2);
     }
 
     #[test]
     fn bad_events_are_cut_out_and_the_rest_kept() {
         let m = format!(r#"{{"header":{HEADER},"events":[{GOOD},{{"type":"nope"}},{GOOD}]}}"#);
-        let checked = check(m.as_bytes(), &mut Vec::new()).unwrap();
+        assert!(envelope::decode(&mut m.clone().into_bytes()).is_err());
+        let checked = salvage(m.as_bytes()).unwrap();
         assert_eq!(checked.events, 2);
         assert_eq!(checked.dead.len(), 1);
         assert_eq!(checked.dead[0].reason, "invalid_event");
@@ -138,14 +129,9 @@ mod tests {
 
     #[test]
     fn unreadable_messages_are_dead_letters() {
+        assert_eq!(salvage(b"not json").unwrap_err().reason, "invalid_json");
         assert_eq!(
-            check(b"not json", &mut Vec::new()).unwrap_err().reason,
-            "invalid_json"
-        );
-        assert_eq!(
-            check(b"{\"events\":[]}", &mut Vec::new())
-                .unwrap_err()
-                .reason,
+            salvage(b"{\"events\":[]}").unwrap_err().reason,
             "invalid_envelope"
         );
         let old = format!(
@@ -153,7 +139,7 @@ mod tests {
             HEADER.replace("\"v\":1", "\"v\":0")
         );
         assert_eq!(
-            check(old.as_bytes(), &mut Vec::new()).unwrap_err().reason,
+            salvage(old.as_bytes()).unwrap_err().reason,
             "unsupported_envelope"
         );
     }

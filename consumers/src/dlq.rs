@@ -18,6 +18,10 @@ pub struct Source {
     pub offset: i64,
 }
 
+/// How long one dead letter may take to be acknowledged before the send fails (and the
+/// batch it belongs to is retried).
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Producer for the dead-letter topic.
 pub struct DeadLetters {
     producer: FutureProducer,
@@ -27,7 +31,10 @@ pub struct DeadLetters {
 impl DeadLetters {
     /// A producer writing to `topic`.
     pub fn new(mut client: ClientConfig, topic: String) -> Result<Self, KafkaError> {
-        client.set("acks", "all").set("enable.idempotence", "true");
+        client
+            .set("acks", "all")
+            .set("enable.idempotence", "true")
+            .set("message.timeout.ms", SEND_TIMEOUT.as_millis().to_string());
         Ok(DeadLetters {
             producer: client.create()?,
             topic,
@@ -65,7 +72,7 @@ impl DeadLetters {
             .payload(payload)
             .headers(headers);
         self.producer
-            .send(record, Duration::from_secs(10))
+            .send(record, SEND_TIMEOUT)
             .await
             .map(|_| ())
             .map_err(|(e, _)| e)

@@ -1,7 +1,7 @@
 //! Prometheus metrics of the consumers, named `friction_consumers_*`.
 
 use prometheus::{
-    Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry,
+    Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
 };
 
 /// Every consumer metric.
@@ -20,6 +20,8 @@ pub struct Metrics {
     pub dead_letters: IntCounterVec,
     /// Messages behind the end of each assigned partition.
     pub lag: IntGaugeVec,
+    /// Partitions this instance owns.
+    pub assigned_partitions: IntGauge,
 }
 
 impl Metrics {
@@ -59,9 +61,13 @@ impl Metrics {
             lag: IntGaugeVec::new(
                 Opts::new(
                     "friction_consumers_lag_messages",
-                    "Messages behind the partition end",
+                    "Messages of each owned partition not yet committed (so not yet in ClickHouse)",
                 ),
                 &["partition"],
+            )?,
+            assigned_partitions: IntGauge::new(
+                "friction_consumers_assigned_partitions",
+                "Partitions of the raw topic this instance owns",
             )?,
         };
         registry.register(Box::new(m.messages.clone()))?;
@@ -71,6 +77,7 @@ impl Metrics {
         registry.register(Box::new(m.retries.clone()))?;
         registry.register(Box::new(m.dead_letters.clone()))?;
         registry.register(Box::new(m.lag.clone()))?;
+        registry.register(Box::new(m.assigned_partitions.clone()))?;
         Ok(m)
     }
 }

@@ -1,21 +1,27 @@
-//! Writing a batch of checked messages into the three event tables with the `clickhouse`
-//! crate (RowBinary). Each table gets one INSERT per batch carrying an
-//! `insert_deduplication_token` derived from the batch's partition offset ranges, so a
+//! Writing a batch of raw messages into the three event tables with the `clickhouse`
+//! crate (RowBinary). Each message is decoded here, once, straight into rows; one that
+//! does not decode is salvaged and its bad events returned as dead letters. Each table
+//! gets one INSERT per batch carrying the batch's `insert_deduplication_token`, so a
 //! retried batch is dropped by ClickHouse instead of written twice.
 
-use friction_schema::envelope;
+use friction_schema::envelope::{self, Envelope};
 use friction_schema::rows::{table, EventRow, FrictionRow, HeatmapRow, PerformanceRow};
-use friction_schema::Kind;
+use friction_schema::{Kind, PerKind};
+use friction_store::clickhouse_error;
+
+use crate::decode::{self, DeadLetter};
+use crate::dlq::Source;
 
 /// Rows written per table.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Written {
-    /// `friction_events`.
-    pub friction: u64,
-    /// `heatmap_data`.
-    pub heatmap: u64,
-    /// `page_performance_metrics`.
-    pub performance: u64,
+pub type Written = PerKind<u64>;
+
+/// What a successful write did.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// Rows written per table.
+    pub written: Written,
+    /// What could not be decoded, to dead-letter now that the rest is stored.
+    pub dead: Vec<(DeadLetter, Source)>,
 }
 
 /// A failed write, classified for the retry policy.
@@ -29,22 +35,12 @@ pub enum WriteError {
     Permanent(clickhouse::error::Error),
 }
 
-/// ClickHouse error codes that mean the data will never be accepted: type mismatch,
-/// cannot parse, too large, illegal value...
-const PERMANENT_CODES: &[u32] = &[6, 26, 27, 32, 33, 38, 41, 53, 69, 70, 72, 117, 130, 131];
-
 fn classify(e: clickhouse::error::Error) -> WriteError {
-    if let clickhouse::error::Error::BadResponse(msg) = &e {
-        let permanent = msg
-            .strip_prefix("Code: ")
-            .and_then(|rest| rest.split('.').next())
-            .and_then(|code| code.parse::<u32>().ok())
-            .is_some_and(|code| PERMANENT_CODES.contains(&code));
-        if permanent {
-            return WriteError::Permanent(e);
-        }
+    if clickhouse_error::is_permanent(&e) {
+        WriteError::Permanent(e)
+    } else {
+        WriteError::Transient(e)
     }
-    WriteError::Transient(e)
 }
 
 /// Writes batches.
@@ -59,45 +55,83 @@ impl Writer {
         Writer { client }
     }
 
-    /// Writes every event of `payloads` (checked envelopes) with `token` for
-    /// de-duplication. `scratch` is reused for in-place decoding.
+    /// Writes every event of `payloads` (raw messages) with `token` for de-duplication.
+    /// `scratch` is reused for in-place decoding.
     pub async fn write<'p>(
         &self,
-        payloads: impl Iterator<Item = &'p [u8]>,
+        payloads: impl Iterator<Item = (&'p [u8], Source)>,
         token: &str,
         scratch: &mut Vec<u8>,
-    ) -> Result<Written, WriteError> {
-        let mut friction = TableInsert::<FrictionRow>::new(Kind::Friction);
-        let mut heatmap = TableInsert::<HeatmapRow>::new(Kind::Heatmap);
-        let mut performance = TableInsert::<PerformanceRow>::new(Kind::Performance);
-        for payload in payloads {
+    ) -> Result<Outcome, WriteError> {
+        let mut inserts = Inserts::new(&self.client, token);
+        let mut dead = Vec::new();
+        for (payload, source) in payloads {
             scratch.clear();
             scratch.extend_from_slice(payload);
-            // Checked on arrival, so this decodes; a failure here is a bug, not data.
-            let Ok(env) = envelope::decode(scratch) else {
-                tracing::error!("a checked message no longer decodes; skipped");
+            if let Ok(env) = envelope::decode(scratch) {
+                inserts.put(&env).await?;
                 continue;
-            };
-            for event in &env.events {
-                match EventRow::new(&env.header, event) {
-                    EventRow::Friction(row) => friction.put(&self.client, token, &row).await?,
-                    EventRow::Heatmap(row) => heatmap.put(&self.client, token, &row).await?,
-                    EventRow::Performance(row) => {
-                        performance.put(&self.client, token, &row).await?
+            }
+            match decode::salvage(payload) {
+                Ok(mut checked) => {
+                    dead.extend(checked.dead.into_iter().map(|d| (d, source)));
+                    if let Ok(env) = envelope::decode(&mut checked.payload) {
+                        inserts.put(&env).await?;
                     }
                 }
+                Err(letter) => dead.push((letter, source)),
             }
         }
-        Ok(Written {
-            friction: friction.end().await?,
-            heatmap: heatmap.end().await?,
-            performance: performance.end().await?,
+        Ok(Outcome {
+            written: inserts.end().await?,
+            dead,
         })
     }
 
     /// Whether ClickHouse answers, for readiness.
     pub async fn ping(&self) -> bool {
         self.client.query("SELECT 1").execute().await.is_ok()
+    }
+}
+
+/// The three tables' INSERTs of one batch.
+struct Inserts<'c> {
+    client: &'c clickhouse::Client,
+    token: &'c str,
+    friction: TableInsert<FrictionRow<'static>>,
+    heatmap: TableInsert<HeatmapRow<'static>>,
+    performance: TableInsert<PerformanceRow<'static>>,
+}
+
+impl<'c> Inserts<'c> {
+    fn new(client: &'c clickhouse::Client, token: &'c str) -> Self {
+        Inserts {
+            client,
+            token,
+            friction: TableInsert::new(Kind::Friction),
+            heatmap: TableInsert::new(Kind::Heatmap),
+            performance: TableInsert::new(Kind::Performance),
+        }
+    }
+
+    async fn put(&mut self, env: &Envelope<'_>) -> Result<(), WriteError> {
+        let (client, token) = (self.client, self.token);
+        for event in &env.events {
+            match EventRow::new(&env.header, event) {
+                EventRow::Friction(row) => self.friction.put(client, token, &row).await?,
+                EventRow::Heatmap(row) => self.heatmap.put(client, token, &row).await?,
+                EventRow::Performance(row) => self.performance.put(client, token, &row).await?,
+            }
+        }
+        Ok(())
+    }
+
+    async fn end(self) -> Result<Written, WriteError> {
+        Ok(Written {
+            friction: self.friction.end().await?,
+            heatmap: self.heatmap.end().await?,
+            performance: self.performance.end().await?,
+        })
     }
 }
 
@@ -144,24 +178,5 @@ impl<T: clickhouse::RowWrite> TableInsert<T> {
             insert.end().await.map_err(classify)?;
         }
         Ok(self.rows)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn classifies_by_error_code() {
-        let bad =
-            clickhouse::error::Error::BadResponse("Code: 53. DB::Exception: Type mismatch".into());
-        assert!(matches!(classify(bad), WriteError::Permanent(_)));
-        let missing =
-            clickhouse::error::Error::BadResponse("Code: 60. DB::Exception: Unknown table".into());
-        assert!(matches!(classify(missing), WriteError::Transient(_)));
-        assert!(matches!(
-            classify(clickhouse::error::Error::TimedOut),
-            WriteError::Transient(_)
-        ));
     }
 }

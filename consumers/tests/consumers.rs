@@ -18,6 +18,32 @@ use rdkafka::Message;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
+/// Waits until the instances own `partitions` partitions together, each at least one:
+/// the group has settled.
+async fn wait_assigned(urls: &[&str], partitions: i64) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let mut owned = Vec::new();
+        for url in urls {
+            let text = kit::request("GET", &format!("{url}/metrics"), &[], "")
+                .await
+                .body;
+            let text = String::from_utf8_lossy(&text).into_owned();
+            let n = text
+                .lines()
+                .find_map(|l| l.strip_prefix("friction_consumers_assigned_partitions "))
+                .and_then(|v| v.trim().parse::<i64>().ok())
+                .unwrap_or(0);
+            owned.push(n);
+        }
+        if owned.iter().sum::<i64>() == partitions && owned.iter().all(|n| *n > 0) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "group did not settle: {owned:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 struct Setup {
     kafka: KafkaConfig,
     ch: ClickHouseConfig,
@@ -288,7 +314,7 @@ async fn two_instances_split_partitions_and_write_exactly_n() {
     let s = Setup::new(4).await;
     let (a_url, a_stop, a_task) = s.start(s.config()).await;
     let (b_url, b_stop, b_task) = s.start(s.config()).await;
-    tokio::time::sleep(Duration::from_secs(6)).await;
+    wait_assigned(&[&a_url, &b_url], 4).await;
     s.produce(40, 10).await;
     let counts = s.wait_for_total(400, Duration::from_secs(60)).await;
     assert_eq!(counts, expected(400));
@@ -451,8 +477,8 @@ async fn revocation_writes_and_commits_the_batch_before_giving_partitions_up() {
         batch_max_age_ms: 600_000,
         ..s.config()
     };
-    let (_a, a_stop, a_task) = s.start(config.clone()).await;
-    tokio::time::sleep(Duration::from_secs(6)).await;
+    let (a_url, a_stop, a_task) = s.start(config.clone()).await;
+    wait_assigned(&[&a_url], 4).await;
     s.produce(20, 10).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use friction_consumers::dlq::Source;
 use friction_consumers::writer::Writer;
 use friction_schema::batch::{self, Limits};
 use friction_schema::envelope::{self, EnvelopeHeader, ENVELOPE_VERSION};
@@ -74,7 +75,18 @@ async fn every_cookbook_query_runs_and_returns_rows() {
     // cookbook's counts must not change.
     for token in ["t1", "t2"] {
         writer
-            .write([message.as_slice()].into_iter(), token, &mut Vec::new())
+            .write(
+                [(
+                    message.as_slice(),
+                    Source {
+                        partition: 0,
+                        offset: 0,
+                    },
+                )]
+                .into_iter(),
+                token,
+                &mut Vec::new(),
+            )
             .await
             .unwrap();
     }

@@ -1,12 +1,12 @@
-//! Operator tooling behind the `frictionctl` CLI: schema migrations, Kafka topics,
-//! object-storage buckets and API keys. The functions are the API; `main.rs` only parses
-//! arguments and prints.
+//! Operator tooling behind the `frictionctl` CLI, a thin layer over `friction-store`
+//! (migrations, API keys, buckets) plus the Kafka topics the pipeline needs ([`topics`]).
+//! `main.rs` only parses arguments and prints.
 #![warn(missing_docs)]
 
-pub mod buckets;
-pub mod keys;
 pub mod topics;
 
+use friction_service::config::{ClickHouseConfig, KafkaConfig, ServiceConfig};
+use friction_store::objects::S3Config;
 use serde::{Deserialize, Serialize};
 
 /// Everything the CLI may connect to; loaded like every service's config.
@@ -15,11 +15,13 @@ use serde::{Deserialize, Serialize};
 pub struct CtlConfig {
     /// ClickHouse.
     #[serde(flatten)]
-    pub clickhouse: friction_service::config::ClickHouseConfig,
+    pub clickhouse: ClickHouseConfig,
     /// Kafka.
     #[serde(flatten)]
-    pub kafka: friction_service::config::KafkaConfig,
+    pub kafka: KafkaConfig,
     /// Object storage.
     #[serde(flatten)]
-    pub s3: friction_service::config::S3Config,
+    pub s3: S3Config,
 }
+
+impl ServiceConfig for CtlConfig {}

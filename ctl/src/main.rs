@@ -4,7 +4,8 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use frictionctl::{buckets, keys, topics, CtlConfig};
+use friction_store::{keys, migrations, objects};
+use frictionctl::{topics, CtlConfig};
 use uuid::Uuid;
 
 #[derive(Parser)]
@@ -78,7 +79,7 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
     let ch = config.clickhouse.client();
     match command {
         Command::Migrate => {
-            let applied = friction_schema::migrations::migrate(
+            let applied = migrations::migrate(
                 &config.clickhouse.server_client(),
                 &config.clickhouse.clickhouse_database,
             )
@@ -93,7 +94,7 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             println!("created topics {created:?}");
         }
         Command::Buckets => {
-            let created = buckets::ensure(&config.s3).await?;
+            let created = objects::ensure_buckets(&config.s3).await?;
             println!("created buckets {created:?}");
         }
         Command::Keys { command } => match command {

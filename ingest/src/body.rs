@@ -90,12 +90,11 @@ pub async fn read<B>(
 ) -> Result<Vec<u8>, ApiError>
 where
     B: hyper::body::Body + Unpin,
-    B::Error: std::fmt::Display,
+    ApiError: From<B::Error>,
 {
     let mut out = Vec::with_capacity(size_hint.min(limits.max_body));
     while let Some(frame) = body.frame().await {
-        let frame =
-            frame.map_err(|e| ApiError::InvalidBatch(format!("could not read the body: {e}")))?;
+        let frame = frame?;
         if let Ok(mut data) = frame.into_data() {
             if out.len() + data.remaining() > limits.max_body {
                 return Err(too_large(limits.max_body, "body"));
@@ -139,6 +138,7 @@ pub fn decode(raw: Vec<u8>, encoding: Encoding, limits: &BodyLimits) -> Result<V
 #[cfg(test)]
 mod tests {
     use super::*;
+    use friction_service::http::ApiError as _;
     use std::io::Write;
 
     const LIMITS: BodyLimits = BodyLimits {

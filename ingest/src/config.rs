@@ -2,7 +2,10 @@
 //! `FRICTION_*` env vars (see `friction_service::config`).
 
 use friction_schema::Limits;
-use friction_service::config::{ClickHouseConfig, KafkaConfig};
+use friction_service::config::{
+    positive, socket_addr, ClickHouseConfig, KafkaConfig, ServiceConfig,
+};
+use friction_service::http::HttpConfig;
 use serde::{Deserialize, Serialize};
 
 /// Everything ingest needs to run.
@@ -11,6 +14,8 @@ use serde::{Deserialize, Serialize};
 pub struct IngestConfig {
     /// Address to listen on.
     pub listen: String,
+    /// Connection cap and timeouts of the HTTP server (`FRICTION_HTTP__*`).
+    pub http: HttpConfig,
     /// ClickHouse (the `api_keys` table and usage).
     #[serde(flatten)]
     pub clickhouse: ClickHouseConfig,
@@ -68,6 +73,7 @@ impl Default for IngestConfig {
     fn default() -> Self {
         IngestConfig {
             listen: "127.0.0.1:8080".into(),
+            http: HttpConfig::default(),
             clickhouse: ClickHouseConfig::default(),
             kafka: KafkaConfig::default(),
             raw_topic: friction_schema::topics::RAW_EVENTS.into(),
@@ -93,5 +99,50 @@ impl Default for IngestConfig {
             sdk_path: "sdk/dist/friction-tracker.min.js".into(),
             cors_max_age_s: 86_400,
         }
+    }
+}
+
+impl ServiceConfig for IngestConfig {
+    fn validate(&self) -> Result<(), String> {
+        socket_addr("listen", &self.listen)?;
+        self.http.validate()?;
+        positive("max_message_bytes", self.max_message_bytes as u64)?;
+        positive("produce_timeout_ms", self.produce_timeout_ms)?;
+        positive("max_body_bytes", self.max_body_bytes as u64)?;
+        positive("max_decompressed_bytes", self.max_decompressed_bytes as u64)?;
+        positive("limits.max_events", self.limits.max_events as u64)?;
+        positive("key_cache_capacity", self.key_cache_capacity)?;
+        positive(
+            "default_rate_limit_per_minute",
+            self.default_rate_limit_per_minute.into(),
+        )?;
+        if self.message_timeout_ms < self.produce_timeout_ms {
+            return Err(format!(
+                "message_timeout_ms ({}) must not be shorter than produce_timeout_ms ({}): \
+                 messages timing out in librdkafka fence the idempotent producer",
+                self.message_timeout_ms, self.produce_timeout_ms
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_bad_wiring_is_named() {
+        assert_eq!(IngestConfig::default().validate(), Ok(()));
+        let bad = IngestConfig {
+            listen: "localhost".into(),
+            ..IngestConfig::default()
+        };
+        assert!(bad.validate().unwrap_err().contains("listen"));
+        let bad = IngestConfig {
+            message_timeout_ms: 1,
+            ..IngestConfig::default()
+        };
+        assert!(bad.validate().unwrap_err().contains("message_timeout_ms"));
     }
 }

@@ -5,7 +5,7 @@
 use http::header::{self, HeaderValue};
 use http::{HeaderMap, Response, StatusCode};
 
-use crate::response::Body;
+use friction_service::http::Body;
 
 /// The request's `Origin`, when it has one that can be echoed.
 pub fn origin(headers: &HeaderMap) -> Option<&HeaderValue> {

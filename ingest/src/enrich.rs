@@ -1,9 +1,8 @@
 //! What ingest adds to a batch from the request, never from the payload: the client IP
-//! (anonymised by default) and the user agent, and whether that agent is a known bot.
+//! (anonymised by default) and the user agent.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use aho_corasick::AhoCorasick;
 use http::HeaderMap;
 
 /// Longest user agent kept.
@@ -55,57 +54,6 @@ pub fn user_agent(headers: &HeaderMap) -> &str {
     &ua[..end]
 }
 
-/// Recognises crawlers and monitoring bots by user-agent tokens. Headless browsers are
-/// not bots here: customers test their own sites with them.
-pub struct BotDetector(AhoCorasick);
-
-const BOT_TOKENS: &[&str] = &[
-    "googlebot",
-    "bingbot",
-    "yandexbot",
-    "baiduspider",
-    "duckduckbot",
-    "slurp",
-    "applebot",
-    "facebookexternalhit",
-    "twitterbot",
-    "linkedinbot",
-    "ahrefsbot",
-    "semrushbot",
-    "mj12bot",
-    "petalbot",
-    "gptbot",
-    "ccbot",
-    "bytespider",
-    "adsbot",
-    "mediapartners-google",
-    "dotbot",
-    "uptimerobot",
-    "pingdom",
-    "crawler",
-    "spider",
-    "bot/",
-    "bot;",
-    "+http",
-];
-
-impl Default for BotDetector {
-    fn default() -> Self {
-        let matcher = AhoCorasick::builder()
-            .ascii_case_insensitive(true)
-            .build(BOT_TOKENS)
-            .expect("static bot token list builds");
-        BotDetector(matcher)
-    }
-}
-
-impl BotDetector {
-    /// Whether the user agent belongs to a known bot.
-    pub fn is_bot(&self, user_agent: &str) -> bool {
-        self.0.is_match(user_agent)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -133,16 +81,5 @@ mod tests {
         let peer: IpAddr = "127.0.0.1".parse().unwrap();
         assert_eq!(client_ip(peer, &h, false), peer);
         assert_eq!(client_ip(peer, &h, true).to_string(), "198.51.100.4");
-    }
-
-    #[test]
-    fn spots_bots_but_not_browsers() {
-        let bots = BotDetector::default();
-        assert!(
-            bots.is_bot("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)")
-        );
-        assert!(bots.is_bot("Mozilla/5.0 (compatible; AhrefsBot/7.0)"));
-        assert!(!bots.is_bot("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/156.0 Safari/537.36"));
-        assert!(!bots.is_bot("Mozilla/5.0 (Linux; Android 12; Cubot X30) Mobile Safari/537.36"));
     }
 }

@@ -1,8 +1,10 @@
 //! Every way a request can be refused, mapped to its HTTP status and stable JSON error
-//! code in one place.
+//! code in one place; the error builds its own response (body, status, `Retry-After`,
+//! logging) through `friction_service::http`.
 
 use friction_schema::Rejection;
-use http::StatusCode;
+use friction_service::http::{error_response, Body, BodyError};
+use http::{Response, StatusCode};
 
 /// A refused request. `code()` is part of the API contract: clients and dashboards key
 /// on it, so codes are never renamed.
@@ -28,6 +30,9 @@ pub enum ApiError {
         /// Seconds until a request is allowed again.
         retry_after_s: u64,
     },
+    /// The body did not arrive within the body timeout.
+    #[error("{0}")]
+    BodyTimeout(String),
     /// Body, decompressed body or batch is over a limit.
     #[error("{0}")]
     PayloadTooLarge(String),
@@ -57,13 +62,14 @@ pub enum ApiError {
 /// Seconds a client should wait after a 503.
 pub const UNAVAILABLE_RETRY_AFTER_S: u64 = 5;
 
-impl ApiError {
-    /// The HTTP status.
-    pub fn status(&self) -> StatusCode {
+impl friction_service::http::ApiError for ApiError {
+    fn status(&self) -> StatusCode {
         match self {
             ApiError::MissingApiKey | ApiError::InvalidApiKey => StatusCode::UNAUTHORIZED,
             ApiError::KeyInactive | ApiError::OriginNotAllowed(_) => StatusCode::FORBIDDEN,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            // 408: the client was too slow; the connection is closed after the answer.
+            ApiError::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) | ApiError::UnsupportedEncoding(_) => {
                 StatusCode::UNSUPPORTED_MEDIA_TYPE
@@ -76,14 +82,14 @@ impl ApiError {
         }
     }
 
-    /// The stable error code.
-    pub fn code(&self) -> &'static str {
+    fn code(&self) -> &'static str {
         match self {
             ApiError::MissingApiKey => "missing_api_key",
             ApiError::InvalidApiKey => "invalid_api_key",
             ApiError::KeyInactive => "key_inactive",
             ApiError::OriginNotAllowed(_) => "origin_not_allowed",
             ApiError::RateLimited { .. } => "rate_limited",
+            ApiError::BodyTimeout(_) => "request_timeout",
             ApiError::PayloadTooLarge(_) => "payload_too_large",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::UnsupportedEncoding(_) => "unsupported_encoding",
@@ -95,8 +101,7 @@ impl ApiError {
         }
     }
 
-    /// `Retry-After` seconds, for 429 and 503.
-    pub fn retry_after_s(&self) -> Option<u64> {
+    fn retry_after_s(&self) -> Option<u64> {
         match self {
             ApiError::RateLimited { retry_after_s, .. } => Some(*retry_after_s),
             ApiError::Unavailable(_) => Some(UNAVAILABLE_RETRY_AFTER_S),
@@ -104,17 +109,34 @@ impl ApiError {
         }
     }
 
-    /// The JSON body: `{"success":false,"error":code,"message":..}`, plus the rejected
-    /// events when every event was invalid.
-    pub fn body(&self) -> Vec<u8> {
-        let mut body = serde_json::json!({
-            "success": false,
-            "error": self.code(),
-            "message": self.to_string(),
-        });
+    /// Every event was invalid: which, and why.
+    fn extend(&self, body: &mut serde_json::Map<String, serde_json::Value>) {
         if let ApiError::InvalidEvents(rejected) = self {
-            body["rejected"] = crate::response::rejected_json(rejected);
+            body.insert("rejected".into(), rejected_json(rejected));
         }
-        serde_json::to_vec(&body).unwrap_or_default()
     }
+}
+
+impl ApiError {
+    /// The response for this refusal.
+    pub fn into_response(self) -> Response<Body> {
+        error_response(&self)
+    }
+}
+
+impl From<BodyError> for ApiError {
+    fn from(e: BodyError) -> Self {
+        match e {
+            BodyError::TimedOut(_) => ApiError::BodyTimeout(e.to_string()),
+            BodyError::Read(_) => ApiError::InvalidBatch(e.to_string()),
+        }
+    }
+}
+
+/// `[{"index":i,"error":"code"},..]`.
+pub fn rejected_json(rejected: &[Rejection]) -> serde_json::Value {
+    rejected
+        .iter()
+        .map(|r| serde_json::json!({"index": r.index, "error": r.error.code()}))
+        .collect()
 }

@@ -2,27 +2,62 @@
 //! the origin and the key's rate limit, validates the batch with the shared schema code,
 //! and writes it to Kafka, answering 200 only once the broker acknowledged it.
 //!
-//! Layout: [`server`] (state, routing, shutdown) hands `POST /v1/events` to [`events`],
-//! which uses [`keys`], [`origin`], [`limiter`], [`body`], [`enrich`] and [`kafka`];
-//! [`error`] and [`response`] shape every answer, [`cors`] its headers; [`usage`],
-//! [`metrics`] and [`sdk`] are the side duties; [`config`] is the configuration.
+//! Layout: [`run`] serves [`router`] on `friction_service::http::serve`; handlers in
+//! [`endpoints`] depend only on [`state`]: the [`policy`] gate (keys, origins, limits,
+//! bots), the [`sink`] (Kafka), [`body`] reading, [`enrich`]ment, [`usage`] counters and
+//! [`metrics`]. [`error`] builds every refusal's response, [`cors`] its headers;
+//! [`upkeep`] runs probes and flushes; [`config`] is the configuration.
 #![warn(missing_docs)]
 
 pub mod body;
 pub mod config;
 pub mod cors;
+pub mod endpoints;
 pub mod enrich;
 pub mod error;
-pub mod events;
-pub mod kafka;
-pub mod keys;
-pub mod limiter;
 pub mod metrics;
-pub mod origin;
-pub mod response;
-pub mod sdk;
-pub mod server;
+pub mod policy;
+pub mod router;
+pub mod sink;
+pub mod state;
+pub mod upkeep;
 pub mod usage;
 
+use std::sync::Arc;
+use std::time::Duration;
+
+use friction_service::clock::Clock;
+use friction_service::shutdown::Shutdown;
+use tokio::net::TcpListener;
+
 pub use config::IngestConfig;
-pub use server::{run, App};
+pub use state::{StartError, State};
+
+/// Serves ingest on `listener` until `shutdown`, then drains in-flight requests and
+/// flushes the producer and usage counters.
+pub async fn run(
+    config: IngestConfig,
+    listener: TcpListener,
+    shutdown: Shutdown,
+) -> Result<(), StartError> {
+    let state = Arc::new(State::new(&config, Clock::system())?);
+    upkeep::spawn(
+        state.clone(),
+        Duration::from_millis(config.usage_flush_ms),
+        Duration::from_millis(config.bucket_idle_ms),
+        shutdown.clone(),
+    );
+    tracing::info!(addr = ?listener.local_addr().ok(), "ingest listening");
+    let router = Arc::new(router::IngestRouter(state.clone()));
+    friction_service::http::serve(listener, router, &config.http, shutdown).await;
+
+    tracing::info!("connections drained; flushing");
+    let flush_state = state.clone();
+    let _ =
+        tokio::task::spawn_blocking(move || flush_state.sink.flush(Duration::from_secs(10))).await;
+    if let Err(e) = state.usage.flush(&state.clickhouse).await {
+        tracing::warn!(error = %e, "final usage flush failed");
+    }
+    tracing::info!("ingest stopped");
+    Ok(())
+}

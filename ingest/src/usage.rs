@@ -7,7 +7,7 @@ use dashmap::DashMap;
 use friction_schema::api_key::UsageRow;
 use uuid::Uuid;
 
-use crate::keys::KeyInfo;
+use crate::policy::keys::KeyInfo;
 
 #[derive(Debug, Clone)]
 struct Usage {
@@ -76,18 +76,16 @@ async fn write(
     client: &clickhouse::Client,
     usage: &[Usage],
 ) -> Result<(), clickhouse::error::Error> {
-    let mut insert = client.insert::<UsageRow>("api_key_usage").await?;
-    for u in usage {
-        insert
-            .write(&UsageRow {
-                key_id: u.info.key_id,
-                owner_id: &u.info.owner_id,
-                minute: ((u.last_used_at / 60_000) * 60) as u32,
-                requests: u.requests,
-                events: u.events,
-                last_used_at: u.last_used_at,
-            })
-            .await?;
-    }
-    insert.end().await
+    let rows: Vec<UsageRow<'_>> = usage
+        .iter()
+        .map(|u| UsageRow {
+            key_id: u.info.key_id,
+            owner_id: &u.info.owner_id,
+            minute: ((u.last_used_at / 60_000) * 60) as u32,
+            requests: u.requests,
+            events: u.events,
+            last_used_at: u.last_used_at,
+        })
+        .collect();
+    friction_store::usage::write(client, &rows).await
 }

@@ -8,8 +8,8 @@ use friction_ingest::IngestConfig;
 use friction_schema::now_ms;
 use friction_service::config::{ClickHouseConfig, KafkaConfig};
 use friction_service::shutdown::{self, Trigger};
+use friction_store::keys::{self, NewKey};
 use friction_testkit::{self as kit, Answer};
-use frictionctl::keys::{self, NewKey};
 use rdkafka::Message;
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -231,7 +231,7 @@ async fn every_refusal_has_its_status_and_code_and_writes_nothing() {
         "invalid_api_key",
     )
     .await;
-    let unknown = frictionctl::keys::generate();
+    let unknown = keys::generate();
     assert_refused(
         h.post(&[("x-api-key", &unknown), json_type], ok.clone())
             .await,
@@ -664,7 +664,7 @@ async fn clickhouse_outage_keeps_known_keys_working_and_answers_503_for_unknown(
         200,
         "a known key stopped working"
     );
-    let stranger = frictionctl::keys::generate();
+    let stranger = keys::generate();
     let unknown = h.post(&[("x-api-key", &stranger)], ok()).await;
     assert_refused(unknown, 503, "unavailable").await;
 
@@ -676,4 +676,30 @@ async fn clickhouse_outage_keeps_known_keys_working_and_answers_503_for_unknown(
         "invalid_api_key",
     )
     .await;
+}
+
+#[tokio::test]
+async fn a_body_that_never_finishes_is_answered_408_and_nothing_is_written() {
+    let h = Harness::start(|c| c.http.body_timeout_ms = 300).await;
+    let addr = h.url.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST /v1/events HTTP/1.1\r\nhost: x\r\nx-api-key: {}\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{{\"events\":[",
+        h.key
+    );
+    tokio::io::AsyncWriteExt::write_all(&mut stream, head.as_bytes())
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(
+        Duration::from_secs(5),
+        tokio::io::AsyncReadExt::read_to_end(&mut stream, &mut answer),
+    )
+    .await
+    .expect("answered and closed")
+    .unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("\"error\":\"request_timeout\""), "{answer}");
+    assert_eq!(h.messages(), 0);
 }

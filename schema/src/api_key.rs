@@ -24,13 +24,7 @@ pub fn is_well_formed(key: &str) -> bool {
 
 /// The stored form of a key: hex SHA-256. The key itself is shown once, at creation.
 pub fn hash(key: &str) -> String {
-    let digest = Sha256::digest(key.as_bytes());
-    let mut out = String::with_capacity(64);
-    for byte in digest {
-        use std::fmt::Write;
-        let _ = write!(out, "{byte:02x}");
-    }
-    out
+    crate::hex(&Sha256::digest(key.as_bytes()))
 }
 
 /// What operators see of a key in listings: the prefix and 5 characters.

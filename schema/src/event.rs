@@ -21,6 +21,9 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// Every kind, in table order.
+    pub const ALL: [Kind; 3] = [Kind::Friction, Kind::Heatmap, Kind::Performance];
+
     /// The wire name of the kind.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -28,6 +31,42 @@ impl Kind {
             Kind::Heatmap => "heatmap",
             Kind::Performance => "performance",
         }
+    }
+}
+
+/// One value per [`Kind`]: accepted events, written rows, table counts.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct PerKind<T> {
+    /// Friction events.
+    pub friction: T,
+    /// Heatmap events.
+    pub heatmap: T,
+    /// Performance events.
+    pub performance: T,
+}
+
+impl<T> PerKind<T> {
+    /// The value of `kind`.
+    pub fn get_mut(&mut self, kind: Kind) -> &mut T {
+        match kind {
+            Kind::Friction => &mut self.friction,
+            Kind::Heatmap => &mut self.heatmap,
+            Kind::Performance => &mut self.performance,
+        }
+    }
+
+    /// Each kind with its value, in table order.
+    pub fn iter(&self) -> impl Iterator<Item = (Kind, &T)> {
+        Kind::ALL
+            .into_iter()
+            .zip([&self.friction, &self.heatmap, &self.performance])
+    }
+}
+
+impl PerKind<u64> {
+    /// The sum over every kind.
+    pub fn total(&self) -> u64 {
+        self.friction + self.heatmap + self.performance
     }
 }
 

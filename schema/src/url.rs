@@ -1,18 +1,34 @@
-//! Zero-copy slicing of page URLs into host and path, for grouping by page.
+//! Zero-copy slicing of URLs and origins: host and path of a page URL (for grouping by
+//! page), and the bare host name of an origin (for matching allowed domains).
 
-/// The host of an absolute URL (`https://shop.example.com:8443/a` -> `shop.example.com:8443`),
-/// or `""` when the URL has no scheme.
+/// `host[:port]` of what follows a scheme (or of `s` itself), without userinfo: it is
+/// never part of a page's or an origin's identity.
+fn authority(after_scheme: &str) -> &str {
+    let end = after_scheme
+        .find(['/', '?', '#'])
+        .unwrap_or(after_scheme.len());
+    let authority = &after_scheme[..end];
+    authority.rsplit('@').next().unwrap_or(authority)
+}
+
+/// The host of an absolute URL, port included (`https://shop.example.com:8443/a` ->
+/// `shop.example.com:8443`), or `""` when the URL has no scheme.
 pub fn host(url: &str) -> &str {
     match url.find("://") {
-        Some(i) => {
-            let rest = &url[i + 3..];
-            let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-            let authority = &rest[..end];
-            // Drop userinfo: it is never part of the page identity.
-            authority.rsplit('@').next().unwrap_or(authority)
-        }
+        Some(i) => authority(&url[i + 3..]),
         None => "",
     }
+}
+
+/// The host name of an origin, a URL or a bare host, without port or IPv6 brackets
+/// (`https://Shop.example.com:8443/x` -> `Shop.example.com`, `[::1]:80` -> `::1`).
+pub fn hostname(origin: &str) -> &str {
+    let rest = origin.split_once("://").map_or(origin, |(_, r)| r);
+    let authority = authority(rest);
+    if let Some(v6) = authority.strip_prefix('[') {
+        return v6.split(']').next().unwrap_or("");
+    }
+    authority.split(':').next().unwrap_or("")
 }
 
 /// The path of a URL without query or fragment; `/` when it has none.
@@ -54,5 +70,17 @@ mod tests {
         assert_eq!(path("/relative/p?x"), "/relative/p");
         assert_eq!(host("/relative"), "");
         assert_eq!(strip_query("https://a/b?c#d"), "https://a/b");
+    }
+
+    #[test]
+    fn finds_host_names_of_origins() {
+        assert_eq!(
+            hostname("https://Shop.example.com:8443/x"),
+            "Shop.example.com"
+        );
+        assert_eq!(hostname("shop.example.com"), "shop.example.com");
+        assert_eq!(hostname("https://u@h.io?x"), "h.io");
+        assert_eq!(hostname("http://[::1]:8080/"), "::1");
+        assert_eq!(hostname("null"), "null");
     }
 }

@@ -1,28 +1,64 @@
 //! One configuration approach for every service: compiled-in defaults, then an optional
 //! TOML file named by `FRICTION_CONFIG`, then `FRICTION_*` environment variables
 //! (`FRICTION_KAFKA_BROKERS` sets `kafka_brokers`; `__` reaches into a section, as in
-//! `FRICTION_LIMITS__MAX_EVENTS`).
+//! `FRICTION_LIMITS__MAX_EVENTS`). Every config type then checks itself
+//! ([`ServiceConfig::validate`]): a service refuses to start on bad wiring instead of
+//! failing on its first request.
 
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-/// The config could not be read or does not fit the service's config type.
+/// The config could not be read, does not fit the service's config type, or is wrong.
 #[derive(Debug, thiserror::Error)]
-#[error("invalid configuration: {0}")]
-pub struct ConfigError(#[from] Box<figment::Error>);
+pub enum ConfigError {
+    /// The file or the environment does not parse into the config type.
+    #[error("invalid configuration: {0}")]
+    Read(#[from] Box<figment::Error>),
+    /// A value parses but cannot work (named by its config key).
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
 
-/// Loads `T` from its defaults, `$FRICTION_CONFIG` (if set) and the environment.
-pub fn load<T: DeserializeOwned + Serialize + Default>() -> Result<T, ConfigError> {
+/// A service's typed configuration: defaults in `Default`, checked by `validate`.
+pub trait ServiceConfig: DeserializeOwned + Serialize + Default {
+    /// Refuses values that parse but cannot work; the message names the setting.
+    fn validate(&self) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+/// Loads `T` from its defaults, `$FRICTION_CONFIG` (if set) and the environment, then
+/// validates it.
+pub fn load<T: ServiceConfig>() -> Result<T, ConfigError> {
     let mut figment = Figment::from(Serialized::defaults(T::default()));
     if let Ok(path) = std::env::var("FRICTION_CONFIG") {
         figment = figment.merge(Toml::file_exact(path));
     }
-    figment
+    let config: T = figment
         .merge(Env::prefixed("FRICTION_").ignore(&["CONFIG"]).split("__"))
         .extract()
-        .map_err(|e| ConfigError(Box::new(e)))
+        .map_err(Box::new)?;
+    config.validate().map_err(ConfigError::Invalid)?;
+    Ok(config)
+}
+
+/// `Err` naming `key` unless `value` is positive: a zero size, count or timeout would
+/// stop a service from doing anything at all.
+pub fn positive(key: &str, value: u64) -> Result<(), String> {
+    match value {
+        0 => Err(format!("{key} must be greater than 0")),
+        _ => Ok(()),
+    }
+}
+
+/// `Err` naming `key` unless `value` is a `host:port` socket address.
+pub fn socket_addr(key: &str, value: &str) -> Result<(), String> {
+    value
+        .parse::<std::net::SocketAddr>()
+        .map(|_| ())
+        .map_err(|_| format!("{key} must be an address like 127.0.0.1:8080, not {value:?}"))
 }
 
 /// Where ClickHouse is. Services speak its HTTP interface, so a real clickhouse-server
@@ -102,47 +138,6 @@ impl KafkaConfig {
     }
 }
 
-/// Where the S3-compatible object store is (MinIO in production).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default)]
-pub struct S3Config {
-    /// Endpoint URL, e.g. `http://127.0.0.1:9200`.
-    pub s3_endpoint: String,
-    /// Region the server signs with.
-    pub s3_region: String,
-    /// Access key id.
-    pub s3_access_key: String,
-    /// Secret key.
-    pub s3_secret_key: String,
-}
-
-impl Default for S3Config {
-    fn default() -> Self {
-        S3Config {
-            s3_endpoint: "http://127.0.0.1:9000".into(),
-            s3_region: "us-east-1".into(),
-            s3_access_key: String::new(),
-            s3_secret_key: String::new(),
-        }
-    }
-}
-
-impl S3Config {
-    /// A client signing with the configured region.
-    pub fn client(&self) -> Result<minio::s3::MinioClient, minio::s3::error::Error> {
-        let mut base_url: minio::s3::http::BaseUrl = self.s3_endpoint.parse()?;
-        base_url.region = self.s3_region.parse()?;
-        let provider =
-            minio::s3::creds::StaticProvider::new(&self.s3_access_key, &self.s3_secret_key, None);
-        minio::s3::MinioClientBuilder::new(base_url)
-            .provider(Some(provider))
-            // The client signs as us-east-1 when it skips the region lookup, so the lookup
-            // (one request per bucket, cached) is kept for servers in any other region.
-            .skip_region_lookup(self.s3_region == "us-east-1")
-            .build()
-    }
-}
-
 #[cfg(test)]
 #[allow(clippy::result_large_err)] // figment::Jail's closure signature is fixed.
 mod tests {
@@ -155,6 +150,12 @@ mod tests {
         #[serde(flatten)]
         clickhouse: ClickHouseConfig,
         limits: Inner,
+    }
+
+    impl ServiceConfig for Sample {
+        fn validate(&self) -> Result<(), String> {
+            positive("limits.max_events", self.limits.max_events.into())
+        }
     }
 
     #[derive(Debug, Default, Serialize, Deserialize, PartialEq)]
@@ -178,6 +179,21 @@ mod tests {
             assert_eq!(config.clickhouse.clickhouse_database, "fromenv");
             assert_eq!(config.clickhouse.clickhouse_url, "http://127.0.0.1:8123");
             assert_eq!(config.limits.max_events, 7);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_config_that_cannot_work_is_refused_at_load() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("FRICTION_LIMITS__MAX_EVENTS", "0");
+            let err = load::<Sample>().unwrap_err().to_string();
+            assert!(
+                err.contains("limits.max_events must be greater than 0"),
+                "{err}"
+            );
+            assert!(socket_addr("listen", "nope").is_err());
+            assert!(socket_addr("listen", "127.0.0.1:0").is_ok());
             Ok(())
         });
     }

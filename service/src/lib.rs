@@ -1,15 +1,20 @@
-//! Plumbing every friction service shares, written once.
+//! The skeleton every friction binary is built on, written once.
 //!
 //! - [`config`]: typed config from defaults, an optional TOML file and `FRICTION_*` env vars,
-//!   plus the ClickHouse and Kafka connection settings all services use;
-//! - [`telemetry`]: `tracing` setup (JSON when not on a terminal);
-//! - [`ops`]: `/healthz`, `/readyz` and `/metrics`, and a small server for them;
-//! - [`stack`]: the local stack's `.dev/stack.env`, for tests and tools;
-//! - [`shutdown`]: SIGTERM/SIGINT turned into a broadcast every task can wait on.
+//!   validated at start-up, plus the ClickHouse and Kafka settings all services use;
+//! - [`http`]: the one accept loop (connection cap, header/body/idle timeouts, draining
+//!   shutdown), the request body with a deadline, and the JSON error shape;
+//! - [`ops`]: `/healthz`, `/readyz` and `/metrics`;
+//! - [`shutdown`]: SIGTERM/SIGINT turned into a broadcast every task can wait on;
+//! - [`backoff`]: the one retry delay (exponential, capped, jittered);
+//! - [`clock`]: time as an argument, so time-based logic is tested without sleeping;
+//! - [`telemetry`]: `tracing` setup (JSON when not on a terminal).
 #![warn(missing_docs)]
 
+pub mod backoff;
+pub mod clock;
 pub mod config;
+pub mod http;
 pub mod ops;
 pub mod shutdown;
-pub mod stack;
 pub mod telemetry;

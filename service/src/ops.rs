@@ -1,19 +1,17 @@
 //! Operational endpoints every service serves: `/healthz` (the process is alive),
 //! `/readyz` (every dependency it needs answers) and `/metrics` (Prometheus text).
 
-use std::convert::Infallible;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
+use ::http::{header, Request, Response, StatusCode};
 use bytes::Bytes;
-use http::{header, Request, Response, StatusCode};
 use http_body_util::Full;
-use hyper::body::Incoming;
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
 use prometheus::{Encoder, Registry, TextEncoder};
 use tokio::net::TcpListener;
 
+use crate::http::{self, Body, HttpConfig, RequestBody, Router};
 use crate::shutdown::Shutdown;
 
 /// The named readiness checks of a service. Each dependency owns a [`ReadyFlag`] and
@@ -66,11 +64,7 @@ impl Readiness {
 }
 
 /// The answer to an operational path, or `None` for any other path.
-pub fn respond(
-    path: &str,
-    readiness: &Readiness,
-    registry: &Registry,
-) -> Option<Response<Full<Bytes>>> {
+pub fn respond(path: &str, readiness: &Readiness, registry: &Registry) -> Option<Response<Body>> {
     let (status, content_type, body) = match path {
         "/healthz" => (
             StatusCode::OK,
@@ -117,42 +111,38 @@ pub fn respond(
     Some(response)
 }
 
+/// The router of a service without an HTTP API of its own: only the ops endpoints.
+pub struct OpsRouter {
+    readiness: Readiness,
+    registry: Registry,
+}
+
+impl OpsRouter {
+    /// Answers from `readiness` and `registry`.
+    pub fn new(readiness: Readiness, registry: Registry) -> Self {
+        OpsRouter {
+            readiness,
+            registry,
+        }
+    }
+}
+
+impl Router for OpsRouter {
+    async fn route(&self, req: Request<RequestBody>, _peer: SocketAddr) -> Response<Body> {
+        respond(req.uri().path(), &self.readiness, &self.registry)
+            .unwrap_or_else(|| http::json(StatusCode::NOT_FOUND, &b"{\"error\":\"not_found\"}"[..]))
+    }
+}
+
 /// Serves only the operational endpoints, for services without an HTTP API of their own.
 pub async fn serve(
     listener: TcpListener,
     readiness: Readiness,
     registry: Registry,
-    mut shutdown: Shutdown,
+    shutdown: Shutdown,
 ) {
-    loop {
-        let stream = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
-                Err(e) => {
-                    tracing::warn!(error = %e, "ops accept failed");
-                    continue;
-                }
-            },
-            _ = shutdown.wait() => return,
-        };
-        let (readiness, registry) = (readiness.clone(), registry.clone());
-        tokio::spawn(async move {
-            let service = service_fn(move |req: Request<Incoming>| {
-                let response =
-                    respond(req.uri().path(), &readiness, &registry).unwrap_or_else(|| {
-                        let mut r = Response::new(Full::new(Bytes::from_static(
-                            b"{\"error\":\"not_found\"}",
-                        )));
-                        *r.status_mut() = StatusCode::NOT_FOUND;
-                        r
-                    });
-                async move { Ok::<_, Infallible>(response) }
-            });
-            let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
-        });
-    }
+    let router = Arc::new(OpsRouter::new(readiness, registry));
+    http::serve(listener, router, &HttpConfig::default(), shutdown).await;
 }
 
 #[cfg(test)]

@@ -1,6 +1,10 @@
 //! Test support shared by the integration tests of every crate. Everything here talks to
 //! the real services of the local stack (`./dev/up`); nothing is mocked. Each test gets
 //! its own database and topics, so tests run in parallel without seeing each other.
+//!
+//! [`stack`] reads `.dev/stack.env`, the addresses and credentials `./dev/up` wrote.
+
+pub mod stack;
 
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
@@ -9,14 +13,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use friction_schema::rows::table;
+use friction_schema::Kind;
 use friction_service::config::{ClickHouseConfig, KafkaConfig};
-use friction_service::stack::Stack;
 use http_body_util::{BodyExt, Full};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::OwnedMessage;
 use rdkafka::{Message, Offset, TopicPartitionList};
+use stack::Stack;
 use tokio::net::{TcpListener, TcpStream};
 use uuid::Uuid;
 
@@ -34,7 +40,7 @@ pub fn unique(prefix: &str) -> String {
 pub async fn fresh_database() -> ClickHouseConfig {
     let mut ch = stack().clickhouse().expect("clickhouse in stack.env");
     ch.clickhouse_database = unique("t");
-    friction_schema::migrations::migrate(&ch.server_client(), &ch.clickhouse_database)
+    friction_store::migrations::migrate(&ch.server_client(), &ch.clickhouse_database)
         .await
         .expect("migrate a test database");
     ch
@@ -45,13 +51,9 @@ pub async fn fresh_database() -> ClickHouseConfig {
 pub async fn event_rows(client: &clickhouse::Client, as_analysts_read: bool) -> (u64, u64, u64) {
     let modifier = if as_analysts_read { " FINAL" } else { "" };
     let mut counts = [0u64; 3];
-    for (count, table) in counts.iter_mut().zip([
-        "friction_events",
-        "heatmap_data",
-        "page_performance_metrics",
-    ]) {
+    for (count, kind) in counts.iter_mut().zip(Kind::ALL) {
         *count = client
-            .query(&format!("SELECT count() FROM {table}{modifier}"))
+            .query(&format!("SELECT count() FROM {}{modifier}", table(kind)))
             .fetch_one()
             .await
             .unwrap_or(0);

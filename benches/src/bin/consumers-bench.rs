@@ -124,7 +124,7 @@ async fn raw_insert(ch: &ClickHouseConfig, payloads: &[Vec<u8>]) -> (u64, Durati
 }
 
 fn spawn_consumer(
-    stack: &friction_service::stack::Stack,
+    stack: &friction_testkit::stack::Stack,
     ch: &ClickHouseConfig,
     topic: &str,
 ) -> Consumer {

@@ -48,9 +48,9 @@ async fn main() {
     let stack = friction_testkit::stack();
     let ch = friction_testkit::fresh_database().await;
     let topic = friction_testkit::fresh_topic(6).await;
-    let (key, _) = frictionctl::keys::create(
+    let (key, _) = friction_store::keys::create(
         &ch.client(),
-        frictionctl::keys::NewKey {
+        friction_store::keys::NewKey {
             name: "bench".into(),
             owner_id: "bench".into(),
             allowed_domains: vec![],

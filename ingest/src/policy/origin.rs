@@ -2,6 +2,8 @@
 //! `*.example.com` allows every subdomain of example.com) matched against the request's
 //! `Origin`, or the origin of its `Referer` when a browser sent no `Origin`.
 
+use friction_schema::url::hostname;
+
 /// One allowed-domain entry, normalised to a lower-case host.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Pattern {
@@ -20,7 +22,7 @@ impl AllowedDomains {
     pub fn new<S: AsRef<str>>(entries: &[S]) -> Self {
         let patterns = entries
             .iter()
-            .map(|e| host_of(e.as_ref().trim()).to_ascii_lowercase())
+            .map(|e| hostname(e.as_ref().trim()).to_ascii_lowercase())
             .filter(|h| !h.is_empty())
             .map(|h| match h.strip_prefix('*') {
                 Some(suffix) => Pattern::Subdomains(suffix.to_owned()),
@@ -40,7 +42,7 @@ impl AllowedDomains {
         if self.allows_all() {
             return true;
         }
-        let host = host_of(origin);
+        let host = hostname(origin);
         self.0.iter().any(|p| match p {
             Pattern::Exact(h) => host.eq_ignore_ascii_case(h),
             Pattern::Subdomains(suffix) => {
@@ -50,18 +52,6 @@ impl AllowedDomains {
             }
         })
     }
-}
-
-/// The host of an origin or URL, without scheme, userinfo, port or path.
-fn host_of(origin: &str) -> &str {
-    let rest = origin.split_once("://").map_or(origin, |(_, r)| r);
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    let authority = authority.rsplit('@').next().unwrap_or(authority);
-    if authority.starts_with('[') {
-        // IPv6 literal: keep the brackets' content.
-        return authority.split(']').next().map_or("", |h| &h[1..]);
-    }
-    authority.split(':').next().unwrap_or("")
 }
 
 #[cfg(test)]

@@ -9,6 +9,8 @@ use clickhouse::{Client, Row};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::clickhouse_error;
+
 /// One migration file.
 #[derive(Debug, Clone, Copy)]
 pub struct Migration {
@@ -81,10 +83,7 @@ struct Applied {
 impl Migration {
     /// Hex SHA-256 of the text.
     pub fn checksum(&self) -> String {
-        Sha256::digest(self.sql.as_bytes())
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        friction_schema::hex(&Sha256::digest(self.sql.as_bytes()))
     }
 
     /// The statements of the migration.
@@ -157,7 +156,7 @@ pub async fn migrate(client: &Client, database: &str) -> Result<Vec<u32>, Migrat
                 version: migration.version,
                 name: migration.name.to_owned(),
                 checksum,
-                applied_at: crate::now_ms(),
+                applied_at: friction_schema::now_ms(),
             })
             .await?;
         insert.end().await?;
@@ -166,15 +165,10 @@ pub async fn migrate(client: &Client, database: &str) -> Result<Vec<u32>, Migrat
     Ok(done)
 }
 
-/// Two runners racing on `CREATE ... IF NOT EXISTS` can still see "already exists"
-/// (codes 57 and 82); the object exists either way, which is what was asked.
+/// A racing runner's "already exists": the object exists either way, which is what was asked.
 fn tolerate_exists(result: clickhouse::error::Result<()>) -> clickhouse::error::Result<()> {
     match result {
-        Err(clickhouse::error::Error::BadResponse(msg))
-            if msg.contains("Code: 57.") || msg.contains("Code: 82.") =>
-        {
-            Ok(())
-        }
+        Err(e) if clickhouse_error::is_already_exists(&e) => Ok(()),
         other => other,
     }
 }

@@ -4,11 +4,11 @@
 
 use friction_schema::envelope::{EnvelopeHeader, ENVELOPE_VERSION};
 use friction_schema::event::{Event, EventType, ValidityFlags};
-use friction_schema::migrations::{migrate, MIGRATIONS};
 use friction_schema::rows::{EventRow, FrictionRow, HeatmapRow, PerformanceRow};
 use friction_schema::topics;
-use friction_service::stack::Stack;
-use frictionctl::keys;
+use friction_store::keys;
+use friction_store::migrations::{migrate, MIGRATIONS};
+use friction_testkit::stack::Stack;
 use minio::s3::types::S3Api;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use uuid::Uuid;
@@ -205,7 +205,7 @@ async fn rows_read_back_equal_from_every_event_table() {
 
 #[tokio::test]
 async fn every_bucket_stores_and_returns_objects() {
-    frictionctl::buckets::ensure(&stack().s3().unwrap())
+    friction_store::objects::ensure_buckets(&stack().s3().unwrap())
         .await
         .unwrap();
     let s3 = stack().s3().unwrap().client().unwrap();

@@ -12,12 +12,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use friction_schema::api_key::{self, ApiKeyRow};
+use friction_store::keys as repo;
 use moka::future::Cache;
 use tokio::sync::Semaphore;
 use uuid::Uuid;
 
-use crate::origin::AllowedDomains;
+use super::origin::AllowedDomains;
 
 /// Lookups that may query ClickHouse at the same time.
 const MAX_CONCURRENT_LOOKUPS: usize = 16;
@@ -127,11 +127,7 @@ impl KeyStore {
 
     /// Checks that the table answers, for readiness.
     pub async fn ping(&self) -> bool {
-        self.client
-            .query("SELECT 1 FROM api_keys LIMIT 1")
-            .execute()
-            .await
-            .is_ok()
+        repo::ping(&self.client).await
     }
 
     /// Entries in the lookup caches (for metrics).
@@ -144,18 +140,12 @@ impl KeyStore {
             .await
             .map_err(|_| Unavailable)?
             .map_err(|_| Unavailable)?;
-        let row: Option<ApiKeyRow> = self
-            .client
-            .query("SELECT ?fields FROM api_keys FINAL WHERE key_hash = ? LIMIT 1")
-            .bind(api_key::hash(key))
-            .fetch_optional()
-            .await
-            .map_err(|e| {
-                tracing::warn!(error = %e, "api key lookup failed");
-                Unavailable
-            })?;
+        let row = repo::find_by_key(&self.client, key).await.map_err(|e| {
+            tracing::warn!(error = %e, "api key lookup failed");
+            Unavailable
+        })?;
         match row {
-            Some(row) if row.is_deleted == 0 => {
+            Some(row) => {
                 let info = Arc::new(KeyInfo {
                     key_id: row.key_id,
                     owner_id: row.owner_id.into(),
@@ -169,7 +159,7 @@ impl KeyStore {
                 self.last_known.insert(key.to_owned(), info.clone()).await;
                 Ok(info)
             }
-            _ => {
+            None => {
                 self.last_known.invalidate(key).await;
                 Err(LookupError::NotFound)
             }

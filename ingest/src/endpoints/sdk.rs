@@ -8,7 +8,7 @@ use http::{header, HeaderMap, HeaderValue, Response, StatusCode};
 use http_body_util::Full;
 use sha2::{Digest, Sha256};
 
-use crate::response::Body;
+use friction_service::http::Body;
 
 /// The SDK file, ready to serve.
 pub struct SdkAsset {
@@ -25,7 +25,7 @@ impl SdkAsset {
         enc.write_all(&plain)?;
         let gzip = enc.finish()?;
         let digest = Sha256::digest(&plain);
-        let etag: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
+        let etag = friction_schema::hex(&digest[..12]);
         let etag = HeaderValue::from_str(&format!("\"{etag}\"")).map_err(std::io::Error::other)?;
         Ok(SdkAsset {
             plain: plain.into(),

@@ -4,7 +4,8 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use crate::config::{ClickHouseConfig, KafkaConfig, S3Config};
+use friction_service::config::{ClickHouseConfig, KafkaConfig};
+use friction_store::objects::S3Config;
 
 /// The local stack's settings.
 #[derive(Debug, Clone)]

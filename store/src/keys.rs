@@ -1,12 +1,11 @@
-//! API key management over the `api_keys` table. A key is shown once, at creation; only
-//! its SHA-256 is stored. Changes are new row versions (the table is a ReplacingMergeTree).
+//! The `api_keys` repository. A key is shown once, at creation; only its SHA-256 is
+//! stored. Changes are new row versions (the table is a ReplacingMergeTree read `FINAL`).
 
 use clickhouse::Client;
 use friction_schema::api_key::{self, ApiKeyRow};
+use friction_schema::now_ms;
 use rand::distr::{Alphanumeric, SampleString};
 use uuid::Uuid;
-
-use friction_schema::now_ms;
 
 /// What a new key is for.
 #[derive(Debug, Clone)]
@@ -89,6 +88,28 @@ pub async fn list(client: &Client, owner_id: Option<&str>) -> Result<Vec<ApiKeyR
         }
     };
     Ok(rows)
+}
+
+/// The live key whose secret is `key`, if any. `key` should be well-formed.
+pub async fn find_by_key(
+    client: &Client,
+    key: &str,
+) -> Result<Option<ApiKeyRow>, clickhouse::error::Error> {
+    let row: Option<ApiKeyRow> = client
+        .query("SELECT ?fields FROM api_keys FINAL WHERE key_hash = ? LIMIT 1")
+        .bind(api_key::hash(key))
+        .fetch_optional()
+        .await?;
+    Ok(row.filter(|r| r.is_deleted == 0))
+}
+
+/// Whether the table answers, for readiness.
+pub async fn ping(client: &Client) -> bool {
+    client
+        .query("SELECT 1 FROM api_keys LIMIT 1")
+        .execute()
+        .await
+        .is_ok()
 }
 
 /// Finds a live key by id.

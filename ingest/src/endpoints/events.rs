@@ -1,0 +1,233 @@
+//! `POST /v1/events`: the hot path. Cheap refusals come first (key shape, headers), then
+//! the policy (cached key, origin, rate limit), and only then is the body read, parsed,
+//! enriched and written to Kafka. 200 is answered only once Kafka acknowledged.
+
+use std::net::IpAddr;
+
+use friction_schema::envelope::{EnvelopeHeader, ENVELOPE_VERSION};
+use friction_schema::{batch, BatchError, PerKind, Rejection};
+use friction_service::http::{json, Body};
+use http::header::{HeaderName, HeaderValue};
+use http::request::Parts;
+use http::{Response, StatusCode};
+use uuid::Uuid;
+
+use crate::body;
+use crate::cors;
+use crate::enrich;
+use crate::error::{rejected_json, ApiError};
+use crate::policy::{self, Admitted, Rate, Refused};
+use crate::sink::kafka::SinkError;
+use crate::state::State;
+
+/// Accepted events by kind.
+pub type Breakdown = PerKind<u64>;
+
+/// Handles one request end to end.
+pub async fn handle<B>(state: &State, parts: Parts, body: B, peer: IpAddr) -> Response<Body>
+where
+    B: hyper::body::Body + Unpin,
+    ApiError: From<B::Error>,
+{
+    let started = std::time::Instant::now();
+    let (mut response, rate, origin_refused) = match accept(state, &parts, body, peer).await {
+        Ok((breakdown, rejected, rate)) => {
+            state.metrics.requests.with_label_values(&["ok"]).inc();
+            let body = success_body(breakdown, &rejected);
+            (json(StatusCode::OK, body), rate, false)
+        }
+        Err(refused) => {
+            let code = friction_service::http::ApiError::code(&refused.error);
+            state.metrics.requests.with_label_values(&[code]).inc();
+            let response = refused.error.into_response();
+            (response, refused.rate, refused.origin_refused)
+        }
+    };
+    if let Some(rate) = rate {
+        rate_limit_headers(&mut response, rate);
+    }
+    cors::apply(&mut response, cors::origin(&parts.headers), !origin_refused);
+    state
+        .metrics
+        .request_seconds
+        .observe(started.elapsed().as_secs_f64());
+    response
+}
+
+type Accepted = (Breakdown, Vec<Rejection>, Option<Rate>);
+
+async fn accept<B>(state: &State, parts: &Parts, body: B, peer: IpAddr) -> Result<Accepted, Refused>
+where
+    B: hyper::body::Body + Unpin,
+    ApiError: From<B::Error>,
+{
+    let key = policy::api_key(parts)?;
+    body::check_content_type(&parts.headers)?;
+    let encoding = body::encoding(&parts.headers)?;
+    body::check_length(&parts.headers, &state.settings.body_limits)?;
+
+    let Admitted { key, rate } = state
+        .policy
+        .admit(key, &parts.headers, state.clock.now())
+        .await?;
+    let known = |error| Refused {
+        error,
+        rate: Some(rate),
+        origin_refused: false,
+    };
+
+    let user_agent = enrich::user_agent(&parts.headers);
+    if state.policy.bots.is_bot(user_agent) {
+        state.metrics.bot_requests.inc();
+        return Ok((Breakdown::default(), Vec::new(), Some(rate)));
+    }
+
+    let size_hint = parts
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse().ok())
+        .unwrap_or(16 * 1024);
+    let limits = &state.settings.body_limits;
+    let raw = body::read(body, size_hint, limits).await.map_err(known)?;
+    state.metrics.body_bytes.observe(raw.len() as f64);
+    let mut decoded = body::decode(raw, encoding, limits).map_err(known)?;
+
+    let received_at = state.clock.now_ms();
+    let body_len = decoded.len();
+    let tape = batch::to_tape(&mut decoded).map_err(|e| known(batch_error(e)))?;
+    let mut events = Vec::new();
+    let mut rejected = Vec::new();
+    batch::parse_batch(
+        &tape,
+        &state.settings.limits,
+        received_at,
+        &mut events,
+        &mut rejected,
+    )
+    .map_err(|e| known(batch_error(e)))?;
+    for r in &rejected {
+        state
+            .metrics
+            .events_rejected
+            .with_label_values(&[r.error.code()])
+            .inc();
+    }
+    if events.is_empty() {
+        return Err(known(ApiError::InvalidEvents(rejected)));
+    }
+
+    let mut breakdown = Breakdown::default();
+    for e in &events {
+        *breakdown.get_mut(e.event_type.kind()) += 1;
+    }
+
+    let settings = &state.settings;
+    let mut ip = enrich::client_ip(peer, &parts.headers, settings.trust_forwarded_for);
+    if settings.anonymize_ip {
+        ip = enrich::anonymize(ip);
+    }
+    let client_ip = ip.to_string();
+    let header = EnvelopeHeader {
+        v: ENVELOPE_VERSION,
+        batch_id: Uuid::new_v4(),
+        part: 0,
+        owner_id: &key.owner_id,
+        key_id: key.key_id,
+        received_at,
+        client_ip: &client_ip,
+        user_agent,
+    };
+    // One session's events share a partition, so they keep their order.
+    let partition_key = events[0].session_id;
+    let mut buf = Vec::with_capacity(body_len + 512);
+    match state
+        .sink
+        .send(partition_key, &header, &events, &mut buf)
+        .await
+    {
+        Ok(messages) => state.metrics.kafka_messages.inc_by(messages as u64),
+        Err(e) => {
+            let kind = match e {
+                SinkError::QueueFull => "queue_full",
+                SinkError::Timeout => "timeout",
+                SinkError::Kafka(_) => "error",
+            };
+            state.metrics.kafka_errors.with_label_values(&[kind]).inc();
+            tracing::warn!(error = %e, "batch not written to kafka");
+            return Err(known(ApiError::Unavailable(
+                "event storage (Kafka) is unavailable",
+            )));
+        }
+    }
+    for (kind, n) in breakdown.iter() {
+        state
+            .metrics
+            .events
+            .with_label_values(&[kind.as_str()])
+            .inc_by(*n);
+    }
+    state.usage.record(&key, events.len() as u64, received_at);
+    Ok((breakdown, rejected, Some(rate)))
+}
+
+fn batch_error(e: BatchError) -> ApiError {
+    match e {
+        BatchError::TooManyEvents { .. } => ApiError::PayloadTooLarge(e.to_string()),
+        e => ApiError::InvalidBatch(e.to_string()),
+    }
+}
+
+/// `{"success":true,"processed":N,"breakdown":{..}}`, with `rejected` when some events
+/// were dropped.
+pub fn success_body(b: Breakdown, rejected: &[Rejection]) -> Vec<u8> {
+    let mut body = format!(
+        r#"{{"success":true,"processed":{},"breakdown":{{"friction":{},"heatmap":{},"performance":{}}}"#,
+        b.total(),
+        b.friction,
+        b.heatmap,
+        b.performance
+    );
+    if !rejected.is_empty() {
+        body.push_str(",\"rejected\":");
+        body.push_str(&rejected_json(rejected).to_string());
+    }
+    body.push('}');
+    body.into_bytes()
+}
+
+/// Sets `X-RateLimit-Limit` and `X-RateLimit-Remaining`.
+fn rate_limit_headers(response: &mut Response<Body>, rate: Rate) {
+    static LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
+    static REMAINING: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
+    let headers = response.headers_mut();
+    headers.insert(LIMIT.clone(), HeaderValue::from(rate.limit));
+    headers.insert(REMAINING.clone(), HeaderValue::from(rate.remaining));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use friction_schema::EventError;
+
+    #[test]
+    fn success_body_is_exact() {
+        let b = Breakdown {
+            friction: 2,
+            heatmap: 1,
+            performance: 0,
+        };
+        assert_eq!(
+            String::from_utf8(success_body(b, &[])).unwrap(),
+            r#"{"success":true,"processed":3,"breakdown":{"friction":2,"heatmap":1,"performance":0}}"#
+        );
+        let rejected = [Rejection {
+            index: 4,
+            error: EventError::UnknownType,
+        }];
+        let body: serde_json::Value = serde_json::from_slice(&success_body(b, &rejected)).unwrap();
+        assert_eq!(
+            body["rejected"],
+            serde_json::json!([{"index":4,"error":"unknown_event_type"}])
+        );
+    }
+}

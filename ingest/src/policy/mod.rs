@@ -1,0 +1,144 @@
+//! Who may send: the API key (cached lookups), the origin against the key's allowed
+//! domains, the key's rate limit, and known bots. [`Policy::admit`] is the one gate every
+//! public endpoint passes; it answers with the key or the refusal to send.
+//!
+//! - [`keys`]: the moka cache in front of the `api_keys` table;
+//! - [`origin`]: allowed-domain matching;
+//! - [`limiter`]: per-key token buckets;
+//! - [`bots`]: crawler and monitor user agents.
+
+pub mod bots;
+pub mod keys;
+pub mod limiter;
+pub mod origin;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use friction_schema::api_key;
+use http::request::Parts;
+use http::HeaderMap;
+
+use crate::cors;
+use crate::error::ApiError;
+use bots::BotDetector;
+use keys::{KeyInfo, KeyStore};
+use limiter::{Decision, RateLimiter};
+
+/// A key's limit and what is left of it, for the `X-RateLimit-*` headers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate {
+    /// Requests per minute.
+    pub limit: u32,
+    /// Requests left now.
+    pub remaining: u32,
+}
+
+/// A request that may go on.
+#[derive(Debug)]
+pub struct Admitted {
+    /// The key's owner, id and settings.
+    pub key: Arc<KeyInfo>,
+    /// The key's rate after this request.
+    pub rate: Rate,
+}
+
+/// A request that may not, with what its response must still say.
+#[derive(Debug)]
+pub struct Refused {
+    /// Why.
+    pub error: ApiError,
+    /// The key's rate, once the key is known.
+    pub rate: Option<Rate>,
+    /// The origin was refused: the response must not be readable by it.
+    pub origin_refused: bool,
+}
+
+impl From<ApiError> for Refused {
+    fn from(error: ApiError) -> Self {
+        Refused {
+            error,
+            rate: None,
+            origin_refused: false,
+        }
+    }
+}
+
+/// The gate of the public endpoints.
+pub struct Policy {
+    /// Cached key lookups.
+    pub keys: KeyStore,
+    /// Token buckets.
+    pub limiter: RateLimiter,
+    /// Bot user agents.
+    pub bots: BotDetector,
+}
+
+/// The API key of a request (`x-api-key`, else the `api_key` query parameter), checked
+/// for shape before any lookup so garbage never reaches the cache or the database.
+pub fn api_key(parts: &Parts) -> Result<&str, ApiError> {
+    let key = match parts.headers.get("x-api-key") {
+        Some(key) => key.to_str().ok(),
+        None => parts
+            .uri
+            .query()
+            .and_then(|q| q.split('&').find_map(|pair| pair.strip_prefix("api_key="))),
+    };
+    match key {
+        None => Err(ApiError::MissingApiKey),
+        Some(key) if api_key::is_well_formed(key) => Ok(key),
+        Some(_) => Err(ApiError::InvalidApiKey),
+    }
+}
+
+impl Policy {
+    /// Looks `key` up, then checks that it is active, that the request's origin is
+    /// allowed, and takes one request from its bucket at `now`.
+    pub async fn admit(
+        &self,
+        key: &str,
+        headers: &HeaderMap,
+        now: Instant,
+    ) -> Result<Admitted, Refused> {
+        let info = self
+            .keys
+            .get(key)
+            .await
+            .map_err(|_| ApiError::Unavailable("the API key store is unreachable"))?
+            .ok_or(ApiError::InvalidApiKey)?;
+        let limit = info.rate_limit_per_minute;
+        let refused = |error, remaining, origin_refused| Refused {
+            error,
+            rate: Some(Rate { limit, remaining }),
+            origin_refused,
+        };
+        if !info.active {
+            let remaining = self.limiter.peek(info.key_id, limit, now);
+            return Err(refused(ApiError::KeyInactive, remaining, false));
+        }
+        if !info.domains.allows_all() {
+            match cors::origin_for_check(headers) {
+                Some(origin) if info.domains.allows(origin) => {}
+                other => {
+                    let remaining = self.limiter.peek(info.key_id, limit, now);
+                    let origin = other.unwrap_or("").chars().take(200).collect();
+                    return Err(refused(ApiError::OriginNotAllowed(origin), remaining, true));
+                }
+            }
+        }
+        match self.limiter.check(info.key_id, limit, now) {
+            Decision::Allowed { remaining } => Ok(Admitted {
+                rate: Rate { limit, remaining },
+                key: info,
+            }),
+            Decision::Limited { retry_after_s } => Err(refused(
+                ApiError::RateLimited {
+                    limit,
+                    retry_after_s,
+                },
+                0,
+                false,
+            )),
+        }
+    }
+}

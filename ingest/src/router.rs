@@ -1,0 +1,43 @@
+//! Routing: which endpoint answers which method and path, and the CORS headers every
+//! answer carries.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use friction_service::http::{Body, RequestBody, Router};
+use friction_service::ops;
+use http::{Method, Request, Response};
+
+use crate::cors;
+use crate::endpoints;
+use crate::error::ApiError;
+use crate::state::State;
+
+/// Ingest's routes over its shared state.
+pub struct IngestRouter(pub Arc<State>);
+
+impl Router for IngestRouter {
+    async fn route(&self, req: Request<RequestBody>, peer: SocketAddr) -> Response<Body> {
+        let state = &*self.0;
+        let (parts, body) = req.into_parts();
+        let origin = cors::origin(&parts.headers).cloned();
+        let mut response = match (&parts.method, parts.uri.path()) {
+            (&Method::POST, "/v1/events") => {
+                return endpoints::events::handle(state, parts, body, peer.ip()).await;
+            }
+            (&Method::OPTIONS, "/v1/events") => {
+                return cors::preflight(origin.as_ref(), state.settings.cors_max_age_s);
+            }
+            (_, "/v1/events") => ApiError::MethodNotAllowed.into_response(),
+            (&Method::GET | &Method::HEAD, "/friction-tracker.js") => match &state.sdk {
+                Some(sdk) => sdk.respond(&parts.headers, parts.method == Method::HEAD),
+                None => ApiError::NotFound.into_response(),
+            },
+            (&Method::GET, path) => ops::respond(path, &state.ops.readiness, &state.ops.registry)
+                .unwrap_or_else(|| ApiError::NotFound.into_response()),
+            _ => ApiError::NotFound.into_response(),
+        };
+        cors::apply(&mut response, origin.as_ref(), true);
+        response
+    }
+}

@@ -1,0 +1,74 @@
+//! The request body routers get: hyper's body with a deadline, so a client that sends
+//! its body slowly, or stops halfway, cannot hold a connection and its buffer forever.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use hyper::body::{Body, Frame, Incoming, SizeHint};
+use tokio::time::{Instant, Sleep};
+
+/// Reading the body failed.
+#[derive(Debug, thiserror::Error)]
+pub enum BodyError {
+    /// The whole body did not arrive in time.
+    #[error("the request body did not arrive within {} s", .0.as_secs_f64())]
+    TimedOut(Duration),
+    /// The connection failed or the framing was invalid.
+    #[error("could not read the request body: {0}")]
+    Read(#[from] hyper::Error),
+}
+
+/// A request body that fails with [`BodyError::TimedOut`] once its deadline passes.
+pub struct RequestBody {
+    inner: Incoming,
+    timeout: Duration,
+    deadline: Instant,
+    /// Armed at the first poll, so requests without a body never allocate a timer.
+    sleep: Option<Pin<Box<Sleep>>>,
+}
+
+impl RequestBody {
+    /// `inner`, due within `timeout` from now.
+    pub fn new(inner: Incoming, timeout: Duration) -> Self {
+        RequestBody {
+            inner,
+            timeout,
+            deadline: Instant::now() + timeout,
+            sleep: None,
+        }
+    }
+}
+
+impl Body for RequestBody {
+    type Data = Bytes;
+    type Error = BodyError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
+        let this = self.get_mut();
+        if let Poll::Ready(frame) = Pin::new(&mut this.inner).poll_frame(cx) {
+            return Poll::Ready(frame.map(|f| f.map_err(BodyError::Read)));
+        }
+        let deadline = this.deadline;
+        let sleep = this
+            .sleep
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        match sleep.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Some(Err(BodyError::TimedOut(this.timeout)))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}

@@ -1,0 +1,269 @@
+//! The accept loop. At most `max_connections` are open at once (past that, new clients
+//! wait in the kernel's backlog instead of taking descriptors); each connection has a
+//! header deadline, a body deadline and an idle timeout that also catches clients that
+//! stop reading; on shutdown every connection finishes its request and closes, and
+//! `serve` returns once all of them are gone (or the drain timeout passed).
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use http::{Request, Response};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
+
+use super::{Body, RequestBody};
+use crate::shutdown::Shutdown;
+
+/// Answers requests; what a service hands to [`serve`].
+pub trait Router: Send + Sync + 'static {
+    /// The response to one request from `peer`.
+    fn route(
+        &self,
+        req: Request<RequestBody>,
+        peer: SocketAddr,
+    ) -> impl Future<Output = Response<Body>> + Send;
+}
+
+/// Limits of the HTTP server (`FRICTION_HTTP__*`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HttpConfig {
+    /// Connections open at once; keep it below the process's descriptor limit.
+    pub max_connections: usize,
+    /// Time to receive a request's headers.
+    pub header_timeout_ms: u64,
+    /// Time to receive a request's whole body, from its headers on.
+    pub body_timeout_ms: u64,
+    /// A connection that neither sends nor takes a byte for this long is closed: idle
+    /// keep-alive connections, and clients that stopped reading their answers.
+    pub idle_timeout_ms: u64,
+    /// How long shutdown waits for open connections to finish.
+    pub drain_timeout_ms: u64,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            max_connections: 4096,
+            header_timeout_ms: 10_000,
+            body_timeout_ms: 30_000,
+            idle_timeout_ms: 60_000,
+            drain_timeout_ms: 15_000,
+        }
+    }
+}
+
+impl HttpConfig {
+    /// Refuses limits that would stop the server from answering anything.
+    pub fn validate(&self) -> Result<(), String> {
+        use crate::config::positive;
+        positive("http.max_connections", self.max_connections as u64)?;
+        positive("http.header_timeout_ms", self.header_timeout_ms)?;
+        positive("http.body_timeout_ms", self.body_timeout_ms)?;
+        positive("http.idle_timeout_ms", self.idle_timeout_ms)
+    }
+}
+
+/// Serves `router` on `listener` until `shutdown`, then drains open connections.
+pub async fn serve<R: Router>(
+    listener: TcpListener,
+    router: Arc<R>,
+    config: &HttpConfig,
+    mut shutdown: Shutdown,
+) {
+    let slots = Arc::new(Semaphore::new(config.max_connections.max(1)));
+    // Every connection task holds a sender; `recv` yields `None` once all are gone.
+    let (open_tx, mut open_rx) = mpsc::channel::<()>(1);
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(Duration::from_millis(config.header_timeout_ms))
+        .keep_alive(true);
+    let builder = Arc::new(builder);
+    let limits = Limits {
+        body: Duration::from_millis(config.body_timeout_ms),
+        idle: Duration::from_millis(config.idle_timeout_ms),
+    };
+    loop {
+        let permit = tokio::select! {
+            permit = slots.clone().acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => break,
+            },
+            _ = shutdown.wait() => break,
+        };
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(conn) => conn,
+                Err(e) => {
+                    // Out of descriptors, most likely: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = shutdown.wait() => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let connection = Connection {
+            router: router.clone(),
+            builder: builder.clone(),
+            limits,
+            shutdown: shutdown.clone(),
+            _permit: permit,
+            _open: open_tx.clone(),
+        };
+        tokio::spawn(connection.run(stream, peer));
+    }
+    drop(open_tx);
+    let drain = Duration::from_millis(config.drain_timeout_ms);
+    if tokio::time::timeout(drain, open_rx.recv()).await.is_err() {
+        tracing::warn!(
+            drain_ms = config.drain_timeout_ms,
+            "connections still open after the drain timeout"
+        );
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    body: Duration,
+    idle: Duration,
+}
+
+struct Connection<R> {
+    router: Arc<R>,
+    builder: Arc<http1::Builder>,
+    limits: Limits,
+    shutdown: Shutdown,
+    _permit: OwnedSemaphorePermit,
+    _open: mpsc::Sender<()>,
+}
+
+impl<R: Router> Connection<R> {
+    async fn run(mut self, stream: TcpStream, peer: SocketAddr) {
+        let progress = Arc::new(AtomicU64::new(0));
+        let io = TokioIo::new(Watched {
+            inner: stream,
+            progress: progress.clone(),
+        });
+        let (router, body_timeout) = (self.router.clone(), self.limits.body);
+        let service = service_fn(move |req: Request<Incoming>| {
+            let router = router.clone();
+            async move {
+                let req = req.map(|body| RequestBody::new(body, body_timeout));
+                Ok::<_, Infallible>(router.route(req, peer).await)
+            }
+        });
+        let conn = self.builder.serve_connection(io, service);
+        tokio::pin!(conn);
+        let idle = idle(progress, self.limits.idle);
+        tokio::pin!(idle);
+        let mut draining = false;
+        loop {
+            tokio::select! {
+                result = conn.as_mut() => {
+                    if let Err(e) = result {
+                        tracing::debug!(error = %e, "connection ended with an error");
+                    }
+                    return;
+                }
+                _ = &mut idle => {
+                    tracing::debug!(%peer, "closing a connection without progress");
+                    return;
+                }
+                _ = self.shutdown.wait(), if !draining => {
+                    draining = true;
+                    conn.as_mut().graceful_shutdown();
+                }
+            }
+        }
+    }
+}
+
+/// Resolves once a whole `window` passed without a byte read or written.
+async fn idle(progress: Arc<AtomicU64>, window: Duration) {
+    loop {
+        let seen = progress.load(Ordering::Relaxed);
+        tokio::time::sleep(window).await;
+        if progress.load(Ordering::Relaxed) == seen {
+            return;
+        }
+    }
+}
+
+/// A socket that counts the reads and writes that moved bytes (one relaxed add each).
+struct Watched {
+    inner: TcpStream,
+    progress: Arc<AtomicU64>,
+}
+
+impl Watched {
+    fn moved<T>(&self, result: Poll<io::Result<T>>, bytes: bool) -> Poll<io::Result<T>> {
+        if bytes && matches!(result, Poll::Ready(Ok(_))) {
+            self.progress.fetch_add(1, Ordering::Relaxed);
+        }
+        result
+    }
+}
+
+impl AsyncRead for Watched {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        let result = Pin::new(&mut this.inner).poll_read(cx, buf);
+        let read = buf.filled().len() > before;
+        this.moved(result, read)
+    }
+}
+
+impl AsyncWrite for Watched {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let result = Pin::new(&mut this.inner).poll_write(cx, buf);
+        this.moved(result, !buf.is_empty())
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let result = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
+        this.moved(result, true)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+}

@@ -1,0 +1,152 @@
+//! The shared accept loop over real sockets: its connection cap, header, body and idle
+//! timeouts, and a shutdown that lets the request in flight finish.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use friction_service::http::{self, Body, HttpConfig, RequestBody, Router};
+use friction_service::shutdown::{self, Trigger};
+use http_body_util::BodyExt;
+use hyper::{Request, Response, StatusCode};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// Echoes the body's length; `/slow` first waits 300 ms.
+struct Echo;
+
+impl Router for Echo {
+    async fn route(&self, req: Request<RequestBody>, _peer: SocketAddr) -> Response<Body> {
+        if req.uri().path() == "/slow" {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        match req.into_body().collect().await {
+            Ok(body) => http::json(
+                StatusCode::OK,
+                format!("{{\"bytes\":{}}}", body.to_bytes().len()),
+            ),
+            Err(e) => http::json(StatusCode::REQUEST_TIMEOUT, e.to_string()),
+        }
+    }
+}
+
+fn limits() -> HttpConfig {
+    HttpConfig {
+        max_connections: 2,
+        header_timeout_ms: 300,
+        body_timeout_ms: 300,
+        idle_timeout_ms: 400,
+        drain_timeout_ms: 5_000,
+    }
+}
+
+async fn start(config: HttpConfig) -> (SocketAddr, Trigger, tokio::task::JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (trigger, shutdown) = shutdown::channel();
+    let task = tokio::spawn(async move {
+        http::serve(listener, Arc::new(Echo), &config, shutdown).await;
+    });
+    (addr, trigger, task)
+}
+
+/// Reads until the peer closes or `within` passes; returns what arrived and whether the
+/// connection was closed.
+async fn read_all(stream: &mut TcpStream, within: Duration) -> (String, bool) {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    let deadline = Instant::now() + within;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, stream.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => return (String::from_utf8_lossy(&out).into(), true),
+            Ok(Ok(n)) => out.extend_from_slice(&buf[..n]),
+            Err(_) => return (String::from_utf8_lossy(&out).into(), false),
+        }
+    }
+}
+
+const GET: &[u8] = b"GET / HTTP/1.1\r\nhost: x\r\n\r\n";
+
+#[tokio::test]
+async fn a_body_that_stops_halfway_times_out() {
+    let (addr, _stop, _task) = start(limits()).await;
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(b"POST / HTTP/1.1\r\nhost: x\r\ncontent-length: 10\r\n\r\n12")
+        .await
+        .unwrap();
+    let (answer, _) = read_all(&mut stream, Duration::from_secs(3)).await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("did not arrive within 0.3 s"), "{answer}");
+}
+
+#[tokio::test]
+async fn idle_connections_and_unfinished_headers_are_closed() {
+    let (addr, _stop, _task) = start(limits()).await;
+    let mut idle = TcpStream::connect(addr).await.unwrap();
+    idle.write_all(GET).await.unwrap();
+    let (answer, closed) = read_all(&mut idle, Duration::from_secs(3)).await;
+    assert!(answer.contains("{\"bytes\":0}"), "{answer}");
+    assert!(closed, "an idle keep-alive connection stayed open");
+
+    let mut partial = TcpStream::connect(addr).await.unwrap();
+    partial.write_all(b"GET / HTTP/1.1\r\nhost").await.unwrap();
+    let (_, closed) = read_all(&mut partial, Duration::from_secs(3)).await;
+    assert!(
+        closed,
+        "a connection that never finished its headers stayed open"
+    );
+}
+
+#[tokio::test]
+async fn past_the_cap_a_client_waits_for_a_free_slot() {
+    let (addr, _stop, _task) = start(HttpConfig {
+        idle_timeout_ms: 60_000,
+        header_timeout_ms: 60_000,
+        ..limits()
+    })
+    .await;
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        s.write_all(GET).await.unwrap();
+        let mut buf = [0u8; 512];
+        assert!(s.read(&mut buf).await.unwrap() > 0);
+        held.push(s);
+    }
+    let mut third = TcpStream::connect(addr).await.unwrap();
+    third.write_all(GET).await.unwrap();
+    let (answer, _) = read_all(&mut third, Duration::from_millis(500)).await;
+    assert_eq!(
+        answer, "",
+        "a third connection was served past the cap of two"
+    );
+    drop(held.pop());
+    let mut buf = [0u8; 512];
+    let n = tokio::time::timeout(Duration::from_secs(3), third.read(&mut buf))
+        .await
+        .expect("served once a slot was free")
+        .unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+}
+
+#[tokio::test]
+async fn shutdown_lets_the_request_in_flight_finish_then_returns() {
+    let (addr, stop, task) = start(limits()).await;
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(b"GET /slow HTTP/1.1\r\nhost: x\r\n\r\n")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    stop.trigger();
+    let (answer, closed) = read_all(&mut stream, Duration::from_secs(3)).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(closed);
+    tokio::time::timeout(Duration::from_secs(3), task)
+        .await
+        .expect("serve returned once the connection was done")
+        .unwrap();
+    assert!(TcpStream::connect(addr).await.is_err(), "still accepting");
+}

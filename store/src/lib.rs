@@ -1,0 +1,16 @@
+//! Control-plane I/O: everything that reads or writes the control-plane tables and object
+//! storage, written once for the CLI, ingest, the admin service and the exporter.
+//!
+//! - [`migrations`]: the versioned ClickHouse schema (`migrations/*.sql`) and its runner;
+//! - [`keys`]: the `api_keys` repository (create, look up, list, change, delete);
+//! - [`usage`]: writing aggregated key usage to `api_key_usage`;
+//! - [`clickhouse_error`]: ClickHouse error codes, classified for retries;
+//! - [`objects`] (feature `objects`): the S3 client and the buckets the stack needs.
+#![warn(missing_docs)]
+
+pub mod clickhouse_error;
+pub mod keys;
+pub mod migrations;
+#[cfg(feature = "objects")]
+pub mod objects;
+pub mod usage;
