@@ -4,6 +4,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use friction_store::users::{self, Role};
 use friction_store::{keys, migrations, objects};
 use frictionctl::{topics, CtlConfig};
 use uuid::Uuid;
@@ -33,24 +34,54 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Manage users of the admin API and their tokens.
+    Users {
+        #[command(subcommand)]
+        command: UsersCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum UsersCommand {
+    /// Create a user and print their bearer token (shown only once).
+    Create {
+        /// E-mail address, unique among users.
+        #[arg(long)]
+        email: String,
+        /// `member` (own keys and exports) or `admin` (everything).
+        #[arg(long, value_parser = ["member", "admin"], default_value = "member")]
+        role: String,
+    },
+    /// List users.
+    List,
+    /// Disable a user (by id or e-mail): their token is refused at once.
+    Disable { user: String },
+    /// Enable a user (by id or e-mail).
+    Enable { user: String },
+    /// Replace a user's token (by id or e-mail) and print the new one.
+    Token { user: String },
 }
 
 #[derive(Subcommand)]
 enum KeysCommand {
     /// Create a key and print it (shown only once).
     Create {
+        /// Human name, e.g. the site (1 to 100 characters).
         #[arg(long)]
         name: String,
+        /// Owner the events are attributed to: a user id.
         #[arg(long)]
         owner: String,
         /// Comma-separated allowed origins (`example.com`, `*.example.com`); empty allows all.
         #[arg(long, value_delimiter = ',')]
         domains: Vec<String>,
+        /// Requests per minute (1 to 1,000,000).
         #[arg(long, default_value_t = friction_schema::api_key::DEFAULT_RATE_LIMIT_PER_MINUTE)]
         rate_limit: u32,
     },
     /// List keys.
     List {
+        /// Only the keys of this owner.
         #[arg(long)]
         owner: Option<String>,
     },
@@ -97,6 +128,7 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             let created = objects::ensure_buckets(&config.s3).await?;
             println!("created buckets {created:?}");
         }
+        Command::Users { command } => users_command(&ch, command).await?,
         Command::Keys { command } => match command {
             KeysCommand::Create {
                 name,
@@ -142,6 +174,43 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
                 println!("deleted {key_id}");
             }
         },
+    }
+    Ok(())
+}
+
+async fn users_command(
+    ch: &clickhouse::Client,
+    command: UsersCommand,
+) -> Result<(), Box<dyn std::error::Error>> {
+    match command {
+        UsersCommand::Create { email, role } => {
+            let role = Role::parse(&role).ok_or("role must be member or admin")?;
+            let (token, row) = users::create(ch, &email, role).await?;
+            eprintln!("created {} user {} ({})", row.role, row.user_id, row.email);
+            println!("{token}");
+        }
+        UsersCommand::List => {
+            println!("USER_ID\tEMAIL\tROLE\tACTIVE");
+            for u in users::list(ch).await? {
+                println!("{}\t{}\t{}\t{}", u.user_id, u.email, u.role, u.active);
+            }
+        }
+        UsersCommand::Disable { user } => {
+            let row = users::set_active(ch, &user, false).await?;
+            println!("disabled {}", row.user_id);
+        }
+        UsersCommand::Enable { user } => {
+            let row = users::set_active(ch, &user, true).await?;
+            println!("enabled {}", row.user_id);
+        }
+        UsersCommand::Token { user } => {
+            let (token, row) = users::rotate_token(ch, &user).await?;
+            eprintln!(
+                "new token for {} ({}); the old one no longer works",
+                row.user_id, row.email
+            );
+            println!("{token}");
+        }
     }
     Ok(())
 }

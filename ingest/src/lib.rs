@@ -5,7 +5,7 @@
 //! Layout: [`run`] serves [`router`] on `friction_service::http::serve`; handlers in
 //! [`endpoints`] depend only on [`state`]: the [`policy`] gate (keys, origins, limits,
 //! bots), the [`sink`] (Kafka), [`body`] reading, [`enrich`]ment, [`usage`] counters and
-//! [`metrics`]. [`error`] builds every refusal's response, [`cors`] its headers;
+//! [`metrics`], and the [`sdk`] file. [`error`] builds every refusal's response, [`cors`] its headers;
 //! [`upkeep`] runs probes and flushes; [`config`] is the configuration.
 #![warn(missing_docs)]
 
@@ -18,6 +18,7 @@ pub mod error;
 pub mod metrics;
 pub mod policy;
 pub mod router;
+pub mod sdk;
 pub mod sink;
 pub mod state;
 pub mod upkeep;

@@ -29,10 +29,9 @@ impl Router for IngestRouter {
                 return cors::preflight(origin.as_ref(), state.settings.cors_max_age_s);
             }
             (_, "/v1/events") => ApiError::MethodNotAllowed.into_response(),
-            (&Method::GET | &Method::HEAD, "/friction-tracker.js") => match &state.sdk {
-                Some(sdk) => sdk.respond(&parts.headers, parts.method == Method::HEAD),
-                None => ApiError::NotFound.into_response(),
-            },
+            (&Method::GET | &Method::HEAD, "/friction-tracker.js") => {
+                endpoints::sdk::handle(state, &parts)
+            }
             (&Method::GET, path) => ops::respond(path, &state.ops.readiness, &state.ops.registry)
                 .unwrap_or_else(|| ApiError::NotFound.into_response()),
             _ => ApiError::NotFound.into_response(),

@@ -10,12 +10,12 @@ use prometheus::Registry;
 
 use crate::body::BodyLimits;
 use crate::config::IngestConfig;
-use crate::endpoints::sdk::SdkAsset;
 use crate::metrics::Metrics;
 use crate::policy::bots::BotDetector;
 use crate::policy::keys::{KeyStore, KeyStoreConfig};
 use crate::policy::limiter::RateLimiter;
 use crate::policy::Policy;
+use crate::sdk::SdkAsset;
 use crate::sink::kafka::{KafkaSink, SinkConfig};
 use crate::usage::UsageTracker;
 

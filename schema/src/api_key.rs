@@ -32,6 +32,14 @@ pub fn display_prefix(key: &str) -> &str {
     &key[..key.len().min(PREFIX.len() + 5)]
 }
 
+/// A key with its middle hidden: `fk_abcd…wxyz`.
+pub fn masked(key: &str) -> String {
+    match (key.get(..PREFIX.len() + 4), key.len().checked_sub(4)) {
+        (Some(head), Some(tail)) if is_well_formed(key) => format!("{head}…{}", &key[tail..]),
+        _ => format!("{}…", display_prefix(key)),
+    }
+}
+
 /// A row of `api_keys`. The table is a `ReplacingMergeTree(updated_at, is_deleted)`:
 /// a change is a new row with a later `updated_at`; read it with `FINAL`.
 #[derive(Debug, Clone, PartialEq, Row, Serialize, Deserialize)]
@@ -49,6 +57,9 @@ pub struct ApiKeyRow {
     pub is_deleted: u8,
     pub created_at: i64,
     pub updated_at: i64,
+    /// The key itself: site keys are publishable (they are in every page that embeds the
+    /// SDK), and owners want to show and copy them. Empty for keys made before 0004.
+    pub key_secret: String,
 }
 
 /// A row of `api_key_usage`: what one ingest instance saw of a key in one flush.
@@ -89,5 +100,10 @@ mod tests {
             display_prefix("fk_0123456789abcdefABCDEF0123456789"),
             "fk_01234"
         );
+        assert_eq!(
+            masked("fk_0123456789abcdefABCDEF0123456789"),
+            "fk_0123…6789"
+        );
+        assert_eq!(masked("fk_01234"), "fk_01234…");
     }
 }

@@ -1,5 +1,7 @@
-//! The `api_keys` repository. A key is shown once, at creation; only its SHA-256 is
-//! stored. Changes are new row versions (the table is a ReplacingMergeTree read `FINAL`).
+//! The `api_keys` repository, and the rules a key's settings follow (the CLI and the
+//! admin API create and change keys through this one path). Lookups go through the key's
+//! SHA-256; the key itself is kept for show/copy, since site keys are publishable.
+//! Changes are new row versions (the table is a ReplacingMergeTree read `FINAL`).
 
 use clickhouse::Client;
 use friction_schema::api_key::{self, ApiKeyRow};
@@ -20,6 +22,68 @@ pub struct NewKey {
     pub rate_limit_per_minute: u32,
 }
 
+/// What may change on an existing key; `None` keeps the current value.
+#[derive(Debug, Clone, Default)]
+pub struct KeyChange {
+    /// New name.
+    pub name: Option<String>,
+    /// New allowed domains (empty allows all).
+    pub allowed_domains: Option<Vec<String>>,
+    /// New limit.
+    pub rate_limit_per_minute: Option<u32>,
+    /// On or off.
+    pub active: Option<bool>,
+}
+
+/// Longest key name, in characters.
+pub const MAX_NAME_CHARS: usize = 100;
+/// Most allowed domains on one key.
+pub const MAX_DOMAINS: usize = 100;
+/// Highest rate limit, requests per minute.
+pub const MAX_RATE_LIMIT: u32 = 1_000_000;
+
+/// A setting that breaks the rules; `field()` names it, `code()` is stable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Invalid {
+    /// Empty, too long, or with control characters.
+    #[error("name must be 1 to 100 characters, without control characters")]
+    Name,
+    /// Not a host name or `*.` wildcard.
+    #[error("allowed domain {0:?} must be a host name like shop.example.com or a wildcard like *.example.com, without scheme, path, port or spaces")]
+    Domain(String),
+    /// More than [`MAX_DOMAINS`].
+    #[error("a key allows at most 100 domains")]
+    TooManyDomains,
+    /// Outside 1..=[`MAX_RATE_LIMIT`].
+    #[error("rate_limit_per_minute must be between 1 and 1000000")]
+    RateLimit,
+    /// No owner.
+    #[error("owner must not be empty")]
+    Owner,
+}
+
+impl Invalid {
+    /// The setting at fault, as the API names it.
+    pub fn field(&self) -> &'static str {
+        match self {
+            Invalid::Name => "name",
+            Invalid::Domain(_) | Invalid::TooManyDomains => "allowed_domains",
+            Invalid::RateLimit => "rate_limit_per_minute",
+            Invalid::Owner => "owner_id",
+        }
+    }
+
+    /// The stable error code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Invalid::Name => "invalid_name",
+            Invalid::Domain(_) | Invalid::TooManyDomains => "invalid_domain",
+            Invalid::RateLimit => "invalid_rate_limit",
+            Invalid::Owner => "invalid_owner",
+        }
+    }
+}
+
 /// Key management failed.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
@@ -30,8 +94,52 @@ pub enum KeyError {
     #[error("no key with id {0}")]
     NotFound(Uuid),
     /// Bad input.
-    #[error("{0}")]
-    Invalid(&'static str),
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
+}
+
+/// A trimmed name, if it follows the rules.
+pub fn check_name(name: &str) -> Result<String, Invalid> {
+    let name = name.trim();
+    let chars = name.chars().count();
+    if chars == 0 || chars > MAX_NAME_CHARS || name.chars().any(char::is_control) {
+        return Err(Invalid::Name);
+    }
+    Ok(name.to_owned())
+}
+
+/// Lower-cased domains, if each is a host name (`shop.example.com`) or a wildcard over
+/// one (`*.example.com`, every subdomain, not the domain itself).
+pub fn check_domains(domains: &[String]) -> Result<Vec<String>, Invalid> {
+    if domains.len() > MAX_DOMAINS {
+        return Err(Invalid::TooManyDomains);
+    }
+    domains
+        .iter()
+        .map(|d| {
+            let lower = d.trim().to_ascii_lowercase();
+            let host = lower.strip_prefix("*.").unwrap_or(&lower);
+            let label_ok = |l: &str| {
+                (1..=63).contains(&l.len())
+                    && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                    && !l.starts_with('-')
+                    && !l.ends_with('-')
+            };
+            if host.len() <= 253 && host.split('.').all(label_ok) {
+                Ok(lower)
+            } else {
+                Err(Invalid::Domain(d.chars().take(100).collect()))
+            }
+        })
+        .collect()
+}
+
+/// The limit, if it is within 1..=[`MAX_RATE_LIMIT`].
+pub fn check_rate_limit(limit: u32) -> Result<u32, Invalid> {
+    match limit {
+        1..=MAX_RATE_LIMIT => Ok(limit),
+        _ => Err(Invalid::RateLimit),
+    }
 }
 
 /// Generates a new key: `fk_` + 32 alphanumerics from the OS-seeded thread RNG.
@@ -43,15 +151,13 @@ pub fn generate() -> String {
     )
 }
 
-/// Creates a key and returns it (the only time it is visible) with its row.
+/// Checks `new` and creates the key; returns the key with its row.
 pub async fn create(client: &Client, new: NewKey) -> Result<(String, ApiKeyRow), KeyError> {
-    if new.name.trim().is_empty() || new.owner_id.trim().is_empty() {
-        return Err(KeyError::Invalid("name and owner must not be empty"));
-    }
-    if new.rate_limit_per_minute == 0 {
-        return Err(KeyError::Invalid(
-            "rate limit must be at least 1 request per minute",
-        ));
+    let name = check_name(&new.name)?;
+    let allowed_domains = check_domains(&new.allowed_domains)?;
+    let rate_limit_per_minute = check_rate_limit(new.rate_limit_per_minute)?;
+    if new.owner_id.trim().is_empty() {
+        return Err(Invalid::Owner.into());
     }
     let key = generate();
     let now = now_ms();
@@ -59,14 +165,15 @@ pub async fn create(client: &Client, new: NewKey) -> Result<(String, ApiKeyRow),
         key_hash: api_key::hash(&key),
         key_id: Uuid::new_v4(),
         key_prefix: api_key::display_prefix(&key).to_owned(),
-        name: new.name,
+        name,
         owner_id: new.owner_id,
-        allowed_domains: new.allowed_domains,
-        rate_limit_per_minute: new.rate_limit_per_minute,
+        allowed_domains,
+        rate_limit_per_minute,
         active: true,
         is_deleted: 0,
         created_at: now,
         updated_at: now,
+        key_secret: key.clone(),
     };
     write(client, &row).await?;
     Ok((key, row))
@@ -122,17 +229,51 @@ pub async fn get(client: &Client, key_id: Uuid) -> Result<ApiKeyRow, KeyError> {
         .ok_or(KeyError::NotFound(key_id))
 }
 
+/// Checks `change` and applies it; ingest notices within its key-cache TTL.
+pub async fn update(
+    client: &Client,
+    key_id: Uuid,
+    change: KeyChange,
+) -> Result<ApiKeyRow, KeyError> {
+    let name = change.name.as_deref().map(check_name).transpose()?;
+    let domains = change
+        .allowed_domains
+        .as_deref()
+        .map(check_domains)
+        .transpose()?;
+    let limit = change
+        .rate_limit_per_minute
+        .map(check_rate_limit)
+        .transpose()?;
+    let mut row = get(client, key_id).await?;
+    if let Some(name) = name {
+        row.name = name;
+    }
+    if let Some(domains) = domains {
+        row.allowed_domains = domains;
+    }
+    if let Some(limit) = limit {
+        row.rate_limit_per_minute = limit;
+    }
+    if let Some(active) = change.active {
+        row.active = active;
+    }
+    row.updated_at = now_ms().max(row.updated_at + 1);
+    write(client, &row).await?;
+    Ok(row)
+}
+
 /// Enables or disables a key; ingest notices within its cache TTL.
 pub async fn set_active(
     client: &Client,
     key_id: Uuid,
     active: bool,
 ) -> Result<ApiKeyRow, KeyError> {
-    let mut row = get(client, key_id).await?;
-    row.active = active;
-    row.updated_at = now_ms().max(row.updated_at + 1);
-    write(client, &row).await?;
-    Ok(row)
+    let change = KeyChange {
+        active: Some(active),
+        ..KeyChange::default()
+    };
+    update(client, key_id, change).await
 }
 
 /// Deletes a key for good; ingest answers 401 for it within its cache TTL.
@@ -149,4 +290,51 @@ async fn write(client: &Client, row: &ApiKeyRow) -> Result<(), KeyError> {
     insert.write(row).await?;
     insert.end().await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn domains(list: &[&str]) -> Result<Vec<String>, Invalid> {
+        check_domains(&list.iter().map(|d| d.to_string()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn names_limits_and_domains_follow_the_rules() {
+        assert_eq!(check_name("  Shop  ").unwrap(), "Shop");
+        assert_eq!(check_name(&"é".repeat(100)).unwrap().chars().count(), 100);
+        for bad in ["", "   ", "a\nb"] {
+            assert_eq!(check_name(bad), Err(Invalid::Name), "{bad:?}");
+        }
+        assert_eq!(check_name(&"x".repeat(101)), Err(Invalid::Name));
+        assert_eq!(check_rate_limit(1), Ok(1));
+        assert_eq!(check_rate_limit(1_000_000), Ok(1_000_000));
+        assert_eq!(check_rate_limit(0), Err(Invalid::RateLimit));
+        assert_eq!(check_rate_limit(1_000_001), Err(Invalid::RateLimit));
+        assert_eq!(
+            domains(&["Shop.Example.com", "*.example.com", "localhost"]).unwrap(),
+            ["shop.example.com", "*.example.com", "localhost"]
+        );
+        for bad in [
+            "https://shop.example.com",
+            "shop.example.com/path",
+            "shop.example.com:8080",
+            "shop example.com",
+            "*shop.com",
+            "*",
+            "*.",
+            "",
+            "-shop.com",
+            "shop..com",
+            "shop.com.",
+        ] {
+            assert!(
+                matches!(domains(&[bad]), Err(Invalid::Domain(_))),
+                "{bad:?} accepted"
+            );
+        }
+        assert_eq!(Invalid::Domain("x".into()).field(), "allowed_domains");
+        assert_eq!(Invalid::RateLimit.code(), "invalid_rate_limit");
+    }
 }

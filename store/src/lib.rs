@@ -3,7 +3,8 @@
 //!
 //! - [`migrations`]: the versioned ClickHouse schema (`migrations/*.sql`) and its runner;
 //! - [`keys`]: the `api_keys` repository (create, look up, list, change, delete);
-//! - [`usage`]: writing aggregated key usage to `api_key_usage`;
+//! - [`users`]: the `users` repository (roles, bearer tokens stored as hashes);
+//! - [`usage`]: writing aggregated key usage to `api_key_usage` and reading last use;
 //! - [`clickhouse_error`]: ClickHouse error codes, classified for retries;
 //! - [`objects`] (feature `objects`): the S3 client and the buckets the stack needs.
 #![warn(missing_docs)]
@@ -14,3 +15,4 @@ pub mod migrations;
 #[cfg(feature = "objects")]
 pub mod objects;
 pub mod usage;
+pub mod users;

@@ -37,6 +37,7 @@ migrations! {
     1 => "0001_events",
     2 => "0002_control_plane",
     3 => "0003_rollups",
+    4 => "0004_users",
 }
 
 /// Why migrating failed.

@@ -1,0 +1,52 @@
+//! Admin configuration: defaults here, overridden by `FRICTION_CONFIG` TOML and
+//! `FRICTION_*` env vars (see `friction_service::config`).
+
+use friction_service::config::{socket_addr, ClickHouseConfig, ServiceConfig};
+use friction_service::http::HttpConfig;
+use serde::{Deserialize, Serialize};
+
+/// Everything the admin service needs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AdminConfig {
+    /// Address to listen on; keep it off the public ingest port.
+    pub listen: String,
+    /// Connection cap and timeouts of the HTTP server (`FRICTION_HTTP__*`).
+    pub http: HttpConfig,
+    /// ClickHouse (users, keys, usage).
+    #[serde(flatten)]
+    pub clickhouse: ClickHouseConfig,
+    /// The ingest URL browsers use, written into install snippets.
+    pub public_ingest_url: String,
+    /// Largest JSON body accepted.
+    pub max_body_bytes: usize,
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        AdminConfig {
+            listen: "127.0.0.1:8090".into(),
+            http: HttpConfig::default(),
+            clickhouse: ClickHouseConfig::default(),
+            public_ingest_url: "http://127.0.0.1:8080".into(),
+            max_body_bytes: 64 * 1024,
+        }
+    }
+}
+
+impl ServiceConfig for AdminConfig {
+    fn validate(&self) -> Result<(), String> {
+        socket_addr("listen", &self.listen)?;
+        self.http.validate()?;
+        friction_service::config::positive("max_body_bytes", self.max_body_bytes as u64)?;
+        let url = &self.public_ingest_url;
+        let plausible = (url.starts_with("http://") || url.starts_with("https://"))
+            && !url.contains(['"', '<', '>', ' ']);
+        if !plausible {
+            return Err(format!(
+                "public_ingest_url must be an http(s) URL, not {url:?}"
+            ));
+        }
+        Ok(())
+    }
+}

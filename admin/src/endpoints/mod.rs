@@ -1,0 +1,120 @@
+//! The API's endpoints, one file per resource; each takes a [`Call`] and answers JSON.
+//!
+//! - [`keys`]: `/v1/keys` and `/v1/keys/{id}`;
+//! - [`users`]: `/v1/me` and `/v1/users`.
+
+pub mod keys;
+pub mod users;
+
+use std::time::{Duration, UNIX_EPOCH};
+
+use bytes::Buf;
+use friction_service::http::{json, Body, BodyError, RequestBody};
+use http::request::Parts;
+use http::{header, Response, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::{Map, Value};
+
+use crate::auth;
+use crate::error::AdminError;
+use crate::router::Route;
+use crate::state::State;
+
+/// One request, routed.
+pub struct Call<'a> {
+    /// Shared state.
+    pub state: &'a State,
+    /// Method, URI, headers.
+    pub parts: &'a Parts,
+    /// The `{id}` of the path, or `""`.
+    pub param: &'a str,
+}
+
+impl Call<'_> {
+    /// Whether the query string has `name=true`.
+    pub fn flag(&self, name: &str) -> bool {
+        self.parts.uri.query().is_some_and(|q| {
+            q.split('&').any(|pair| {
+                pair.strip_prefix(name).and_then(|v| v.strip_prefix('=')) == Some("true")
+            })
+        })
+    }
+
+    /// The value of a query parameter.
+    pub fn query(&self, name: &str) -> Option<&str> {
+        self.parts.uri.query()?.split('&').find_map(|pair| {
+            pair.strip_prefix(name)
+                .and_then(|v| v.strip_prefix('='))
+                .filter(|v| !v.is_empty())
+        })
+    }
+}
+
+/// Authenticates, then runs the endpoint of `route`.
+pub async fn handle(
+    route: Route,
+    call: Call<'_>,
+    body: RequestBody,
+) -> Result<Response<Body>, AdminError> {
+    let caller = auth::caller(&call.state.clickhouse, &call.parts.headers).await?;
+    match route {
+        Route::Ops => Err(AdminError::NoRoute),
+        Route::Me => users::me(&call, &caller).await,
+        Route::ListUsers => users::list(&call, &caller).await,
+        Route::ListKeys => keys::list(&call, &caller).await,
+        Route::CreateKey => keys::create(&call, &caller, read_object(&call, body).await?).await,
+        Route::GetKey => keys::get(&call, &caller).await,
+        Route::UpdateKey => keys::update(&call, &caller, read_object(&call, body).await?).await,
+        Route::DeleteKey => keys::delete(&call, &caller).await,
+    }
+}
+
+/// Reads a JSON object body within the size cap and the body timeout.
+async fn read_object(call: &Call<'_>, body: RequestBody) -> Result<Map<String, Value>, AdminError> {
+    let max = call.state.max_body_bytes;
+    if let Some(kind) = call.parts.headers.get(header::CONTENT_TYPE) {
+        let mime = kind.to_str().unwrap_or("").split(';').next().unwrap_or("");
+        if !mime.trim().eq_ignore_ascii_case("application/json") {
+            return Err(AdminError::UnsupportedMediaType);
+        }
+    }
+    let mut body = body;
+    let mut bytes = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| match e {
+            BodyError::TimedOut(_) => AdminError::BodyTimeout(e.to_string()),
+            BodyError::Read(_) => AdminError::InvalidJson(e.to_string()),
+        })?;
+        if let Ok(mut data) = frame.into_data() {
+            if bytes.len() + data.remaining() > max {
+                return Err(AdminError::PayloadTooLarge(max));
+            }
+            while data.has_remaining() {
+                let chunk = data.chunk();
+                bytes.extend_from_slice(chunk);
+                let n = chunk.len();
+                data.advance(n);
+            }
+        }
+    }
+    match serde_json::from_slice(&bytes) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(AdminError::InvalidJson(
+            "the body must be a JSON object".into(),
+        )),
+        Err(e) => Err(AdminError::InvalidJson(format!(
+            "the body is not valid JSON: {e}"
+        ))),
+    }
+}
+
+/// A JSON answer.
+fn reply(status: StatusCode, value: &Value) -> Response<Body> {
+    json(status, serde_json::to_vec(value).unwrap_or_default())
+}
+
+/// Milliseconds since the epoch as RFC 3339 UTC (`2026-11-26T13:37:55.123Z`).
+fn timestamp(ms: i64) -> Value {
+    let at = UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64);
+    Value::String(humantime::format_rfc3339_millis(at).to_string())
+}

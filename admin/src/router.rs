@@ -1,0 +1,128 @@
+//! The route table, matched by method and path. The table is the one list of routes:
+//! the dispatcher reads it, and a test checks it against `openapi.json` both ways.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use friction_service::http::{ApiError, Body, RequestBody, Router};
+use friction_service::ops;
+use http::{Method, Request, Response};
+
+use crate::endpoints::{self, Call};
+use crate::error::AdminError;
+use crate::state::State;
+
+/// What a route does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    /// `/healthz`, `/readyz`, `/metrics`.
+    Ops,
+    /// The caller.
+    Me,
+    /// Every user (admins).
+    ListUsers,
+    /// The caller's keys (admins: every key).
+    ListKeys,
+    /// A new key of the caller's.
+    CreateKey,
+    /// One key, `?reveal=true` to show it whole.
+    GetKey,
+    /// Change a key.
+    UpdateKey,
+    /// Delete a key.
+    DeleteKey,
+}
+
+/// Every route: method, path pattern (`{id}` is a path parameter), what it does.
+pub const ROUTES: &[(Method, &str, Route)] = &[
+    (Method::GET, "/healthz", Route::Ops),
+    (Method::GET, "/readyz", Route::Ops),
+    (Method::GET, "/metrics", Route::Ops),
+    (Method::GET, "/v1/me", Route::Me),
+    (Method::GET, "/v1/users", Route::ListUsers),
+    (Method::GET, "/v1/keys", Route::ListKeys),
+    (Method::POST, "/v1/keys", Route::CreateKey),
+    (Method::GET, "/v1/keys/{id}", Route::GetKey),
+    (Method::PATCH, "/v1/keys/{id}", Route::UpdateKey),
+    (Method::DELETE, "/v1/keys/{id}", Route::DeleteKey),
+];
+
+/// The path parameter when `path` fits `pattern` (`Some("")` when it has none).
+fn matches<'p>(pattern: &str, path: &'p str) -> Option<&'p str> {
+    let mut param = "";
+    let mut want = pattern.split('/');
+    let mut got = path.split('/');
+    loop {
+        match (want.next(), got.next()) {
+            (None, None) => return Some(param),
+            (Some("{id}"), Some(segment)) if !segment.is_empty() => param = segment,
+            (Some(w), Some(g)) if w == g => {}
+            _ => return None,
+        }
+    }
+}
+
+/// The admin API over its shared state.
+pub struct AdminRouter(pub Arc<State>);
+
+impl Router for AdminRouter {
+    async fn route(&self, req: Request<RequestBody>, _peer: SocketAddr) -> Response<Body> {
+        let state = &*self.0;
+        let started = Instant::now();
+        let path = req.uri().path().to_owned();
+        let mut path_known = false;
+        let found = ROUTES.iter().find_map(|(method, pattern, route)| {
+            let param = matches(pattern, &path)?;
+            path_known = true;
+            (method == req.method()).then_some((*pattern, *route, param.to_owned()))
+        });
+        let Some((pattern, route, param)) = found else {
+            let error = match path_known {
+                true => AdminError::MethodNotAllowed,
+                false => AdminError::NoRoute,
+            };
+            return error.into_response();
+        };
+        if route == Route::Ops {
+            return ops::respond(&path, &state.readiness, &state.registry)
+                .unwrap_or_else(|| AdminError::NoRoute.into_response());
+        }
+        let (parts, body) = req.into_parts();
+        let call = Call {
+            state,
+            parts: &parts,
+            param: &param,
+        };
+        let result = endpoints::handle(route, call, body).await;
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(e) => e.code(),
+        };
+        state
+            .metrics
+            .requests
+            .with_label_values(&[pattern, outcome])
+            .inc();
+        state
+            .metrics
+            .request_seconds
+            .with_label_values(&[pattern])
+            .observe(started.elapsed().as_secs_f64());
+        result.unwrap_or_else(AdminError::into_response)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns_capture_the_id() {
+        assert_eq!(matches("/v1/keys", "/v1/keys"), Some(""));
+        assert_eq!(matches("/v1/keys/{id}", "/v1/keys/abc"), Some("abc"));
+        assert_eq!(matches("/v1/keys/{id}", "/v1/keys/"), None);
+        assert_eq!(matches("/v1/keys/{id}", "/v1/keys/a/b"), None);
+        assert_eq!(matches("/v1/keys", "/v1/keysx"), None);
+    }
+}

@@ -1,0 +1,700 @@
+//! The admin API against the real local stack: every route for every kind of caller,
+//! bad input, tenant isolation, the OpenAPI file, ingest following key changes, and
+//! logs that never carry a secret.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use friction_admin::router::{Route, ROUTES};
+use friction_admin::AdminConfig;
+use friction_ingest::IngestConfig;
+use friction_service::config::ClickHouseConfig;
+use friction_service::shutdown::{self, Trigger};
+use friction_store::users::{self, Role};
+use friction_testkit::{self as kit, Answer};
+use serde_json::{json, Value};
+
+struct Admin {
+    url: String,
+    ch: ClickHouseConfig,
+    admin: String,
+    alice: String,
+    alice_id: String,
+    bob: String,
+    disabled: String,
+    _stop: Trigger,
+}
+
+impl Admin {
+    async fn start() -> Admin {
+        let ch = kit::fresh_database().await;
+        let client = ch.client();
+        let (admin, _) = users::create(&client, "root@example.com", Role::Admin)
+            .await
+            .unwrap();
+        let (alice, alice_row) = users::create(&client, "alice@example.com", Role::Member)
+            .await
+            .unwrap();
+        let (bob, _) = users::create(&client, "bob@example.com", Role::Member)
+            .await
+            .unwrap();
+        let (disabled, _) = users::create(&client, "gone@example.com", Role::Member)
+            .await
+            .unwrap();
+        users::set_active(&client, "gone@example.com", false)
+            .await
+            .unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (stop, shutdown) = shutdown::channel();
+        let config = AdminConfig {
+            clickhouse: ch.clone(),
+            public_ingest_url: "https://ingest.example.test".into(),
+            ..AdminConfig::default()
+        };
+        tokio::spawn(friction_admin::run(config, listener, shutdown));
+        Admin {
+            url,
+            ch,
+            admin,
+            alice,
+            alice_id: alice_row.user_id.to_string(),
+            bob,
+            disabled,
+            _stop: stop,
+        }
+    }
+
+    async fn call(&self, method: &str, path: &str, token: Option<&str>, body: &str) -> Answer {
+        let auth = token.map(|t| format!("Bearer {t}"));
+        let mut headers = vec![("content-type", "application/json")];
+        if let Some(auth) = &auth {
+            headers.push(("authorization", auth.as_str()));
+        }
+        let url = format!("{}{path}", self.url);
+        kit::request(method, &url, &headers, body.to_owned()).await
+    }
+
+    /// A new key of `token`'s user; returns its id and the key.
+    async fn key(&self, token: &str, body: Value) -> (String, String) {
+        let a = self
+            .call("POST", "/v1/keys", Some(token), &body.to_string())
+            .await;
+        assert_eq!(a.status, 201, "{:?}", a.body);
+        let v = a.json();
+        (
+            v["id"].as_str().unwrap().to_owned(),
+            v["key"].as_str().unwrap().to_owned(),
+        )
+    }
+}
+
+/// A request for `route` on `key_id`.
+fn request(route: Route, key_id: &str) -> (&'static str, String, String) {
+    let by_id = format!("/v1/keys/{key_id}");
+    match route {
+        Route::Ops => unreachable!("ops routes need no token"),
+        Route::Me => ("GET", "/v1/me".into(), String::new()),
+        Route::ListUsers => ("GET", "/v1/users".into(), String::new()),
+        Route::ListKeys => ("GET", "/v1/keys".into(), String::new()),
+        Route::CreateKey => ("POST", "/v1/keys".into(), r#"{"name":"new"}"#.into()),
+        Route::GetKey => ("GET", format!("{by_id}?reveal=true"), String::new()),
+        Route::UpdateKey => ("PATCH", by_id, r#"{"name":"renamed"}"#.into()),
+        Route::DeleteKey => ("DELETE", by_id, String::new()),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_route_answers_each_kind_of_caller() {
+    let s = Admin::start().await;
+    let routes: BTreeSet<_> = ROUTES
+        .iter()
+        .map(|(_, _, r)| *r)
+        .filter(|r| *r != Route::Ops)
+        .map(|r| format!("{r:?}"))
+        .collect();
+    let mut covered = BTreeSet::new();
+    for (_, _, route) in ROUTES.iter().filter(|(_, _, r)| *r != Route::Ops) {
+        covered.insert(format!("{route:?}"));
+        let callers: [(&str, Option<&str>); 6] = [
+            ("no token", None),
+            ("bad token", Some("ft_0000000000000000000000000000000a")),
+            ("disabled user", Some(&s.disabled)),
+            ("member owner", Some(&s.alice)),
+            ("other member", Some(&s.bob)),
+            ("admin", Some(&s.admin)),
+        ];
+        for (who, token) in callers {
+            // A fresh key of Alice's for each caller, so deletes do not leak across rows.
+            let (key_id, key) = s.key(&s.alice, json!({"name": "site"})).await;
+            let (method, path, body) = request(*route, &key_id);
+            let a = s.call(method, &path, token, &body).await;
+            let (status, code) = match (who, route) {
+                ("no token", _) => (401, Some("missing_token")),
+                ("bad token", _) => (401, Some("invalid_token")),
+                ("disabled user", _) => (403, Some("user_disabled")),
+                ("member owner" | "other member", Route::ListUsers) => (403, Some("forbidden")),
+                ("other member", Route::GetKey | Route::UpdateKey | Route::DeleteKey) => {
+                    (404, Some("not_found"))
+                }
+                (_, Route::CreateKey) => (201, None),
+                (_, Route::DeleteKey) => (204, None),
+                _ => (200, None),
+            };
+            assert_eq!(a.status, status, "{route:?} as {who}: {:?}", a.body);
+            match code {
+                Some(code) => {
+                    let v = a.json();
+                    assert_eq!(v["error"], code, "{route:?} as {who}");
+                    assert_eq!(v["success"], false);
+                    assert!(v["message"].as_str().is_some_and(|m| !m.is_empty()));
+                }
+                None if status == 204 => assert!(a.body.is_empty()),
+                None => {
+                    let v = a.json();
+                    match route {
+                        Route::Me => assert!(v["email"].as_str().unwrap().contains('@')),
+                        Route::ListUsers => assert_eq!(v["users"].as_array().unwrap().len(), 4),
+                        Route::ListKeys => {
+                            let ids: Vec<&str> = v["keys"]
+                                .as_array()
+                                .unwrap()
+                                .iter()
+                                .map(|k| k["id"].as_str().unwrap())
+                                .collect();
+                            assert_eq!(ids.contains(&key_id.as_str()), who != "other member");
+                        }
+                        Route::CreateKey => assert!(v["key"].as_str().unwrap().starts_with("fk_")),
+                        Route::GetKey => {
+                            assert_eq!(v["key"], key.as_str());
+                            assert_eq!(
+                                v["snippet"],
+                                format!(
+                                    r#"<script src="https://ingest.example.test/friction-tracker.js" data-api-key="{key}" async></script>"#
+                                )
+                            );
+                        }
+                        Route::UpdateKey => assert_eq!(v["name"], "renamed"),
+                        Route::DeleteKey | Route::Ops => unreachable!(),
+                    }
+                }
+            }
+        }
+    }
+    assert_eq!(covered, routes);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_are_listed_masked_and_revealed_only_on_request() {
+    let s = Admin::start().await;
+    let (id, key) = s
+        .key(
+            &s.alice,
+            json!({"name": " Shop ", "allowed_domains": ["Shop.Example.com", "*.example.com"], "rate_limit_per_minute": 60}),
+        )
+        .await;
+    let list = s.call("GET", "/v1/keys", Some(&s.alice), "").await.json();
+    let k = &list["keys"][0];
+    assert_eq!(k["id"], id.as_str());
+    assert_eq!(k["name"], "Shop");
+    assert_eq!(
+        k["allowed_domains"],
+        json!(["shop.example.com", "*.example.com"])
+    );
+    assert_eq!(k["rate_limit_per_minute"], 60);
+    assert_eq!(k["is_active"], true);
+    assert_eq!(k["owner_id"], s.alice_id.as_str());
+    assert_eq!(
+        k["key_masked"],
+        format!("{}…{}", &key[..7], &key[key.len() - 4..])
+    );
+    assert!(k.get("key").is_none() && k.get("snippet").is_none());
+    assert!(k["created_at"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(k["last_used_at"], Value::Null);
+    let plain = s
+        .call("GET", &format!("/v1/keys/{id}"), Some(&s.alice), "")
+        .await
+        .json();
+    assert!(plain.get("key").is_none());
+    let list_text =
+        String::from_utf8_lossy(&s.call("GET", "/v1/keys", Some(&s.alice), "").await.body)
+            .into_owned();
+    assert!(!list_text.contains(&key), "a listing shows the whole key");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_is_refused_with_its_field_and_nothing_is_written() {
+    let s = Admin::start().await;
+    let (id, _) = s.key(&s.alice, json!({"name": "site"})).await;
+    let long = "x".repeat(101);
+    let cases: Vec<(&str, String, u16, &str, Option<&str>)> = vec![
+        (
+            "POST",
+            json!({}).to_string(),
+            400,
+            "invalid_name",
+            Some("name"),
+        ),
+        (
+            "POST",
+            json!({"name": ""}).to_string(),
+            400,
+            "invalid_name",
+            Some("name"),
+        ),
+        (
+            "POST",
+            json!({"name": "  "}).to_string(),
+            400,
+            "invalid_name",
+            Some("name"),
+        ),
+        (
+            "POST",
+            json!({"name": long}).to_string(),
+            400,
+            "invalid_name",
+            Some("name"),
+        ),
+        (
+            "POST",
+            json!({"name": 7}).to_string(),
+            400,
+            "invalid_name",
+            Some("name"),
+        ),
+        (
+            "POST",
+            json!({"name": "a\u{0007}b"}).to_string(),
+            400,
+            "invalid_name",
+            Some("name"),
+        ),
+        (
+            "POST",
+            json!({"name": "s", "allowed_domains": ["https://shop.com"]}).to_string(),
+            400,
+            "invalid_domain",
+            Some("allowed_domains"),
+        ),
+        (
+            "POST",
+            json!({"name": "s", "allowed_domains": ["shop.com/x"]}).to_string(),
+            400,
+            "invalid_domain",
+            Some("allowed_domains"),
+        ),
+        (
+            "POST",
+            json!({"name": "s", "allowed_domains": ["shop.com:8080"]}).to_string(),
+            400,
+            "invalid_domain",
+            Some("allowed_domains"),
+        ),
+        (
+            "POST",
+            json!({"name": "s", "allowed_domains": ["shop .com"]}).to_string(),
+            400,
+            "invalid_domain",
+            Some("allowed_domains"),
+        ),
+        (
+            "POST",
+            json!({"name": "s", "allowed_domains": ["*shop.com"]}).to_string(),
+            400,
+            "invalid_domain",
+            Some("allowed_domains"),
+        ),
+        (
+            "POST",
+            json!({"name": "s", "allowed_domains": "shop.com"}).to_string(),
+            400,
+            "invalid_domain",
+            Some("allowed_domains"),
+        ),
+        (
+            "POST",
+            json!({"name": "s", "allowed_domains": [3]}).to_string(),
+            400,
+            "invalid_domain",
+            Some("allowed_domains"),
+        ),
+        (
+            "POST",
+            json!({"name": "s", "rate_limit_per_minute": 0}).to_string(),
+            400,
+            "invalid_rate_limit",
+            Some("rate_limit_per_minute"),
+        ),
+        (
+            "POST",
+            json!({"name": "s", "rate_limit_per_minute": 1_000_001}).to_string(),
+            400,
+            "invalid_rate_limit",
+            Some("rate_limit_per_minute"),
+        ),
+        (
+            "POST",
+            json!({"name": "s", "rate_limit_per_minute": -5}).to_string(),
+            400,
+            "invalid_rate_limit",
+            Some("rate_limit_per_minute"),
+        ),
+        (
+            "POST",
+            json!({"name": "s", "rate_limit_per_minute": 1.5}).to_string(),
+            400,
+            "invalid_rate_limit",
+            Some("rate_limit_per_minute"),
+        ),
+        (
+            "POST",
+            json!({"name": "s", "rate_limit_per_minute": "60"}).to_string(),
+            400,
+            "invalid_rate_limit",
+            Some("rate_limit_per_minute"),
+        ),
+        (
+            "POST",
+            json!({"name": "s", "owner_id": "x"}).to_string(),
+            400,
+            "unknown_field",
+            Some("owner_id"),
+        ),
+        ("POST", "{\"name\":".into(), 400, "invalid_json", None),
+        ("POST", "[1]".into(), 400, "invalid_json", None),
+        (
+            "POST",
+            format!("{{\"name\":\"{}\"}}", "x".repeat(70_000)),
+            413,
+            "payload_too_large",
+            None,
+        ),
+        ("PATCH", json!({}).to_string(), 400, "empty_change", None),
+        (
+            "PATCH",
+            json!({"is_active": "yes"}).to_string(),
+            400,
+            "invalid_is_active",
+            Some("is_active"),
+        ),
+        (
+            "PATCH",
+            json!({"name": ""}).to_string(),
+            400,
+            "invalid_name",
+            Some("name"),
+        ),
+        (
+            "PATCH",
+            json!({"allowed_domains": ["*."]}).to_string(),
+            400,
+            "invalid_domain",
+            Some("allowed_domains"),
+        ),
+        (
+            "PATCH",
+            json!({"rate_limit_per_minute": 0}).to_string(),
+            400,
+            "invalid_rate_limit",
+            Some("rate_limit_per_minute"),
+        ),
+        (
+            "PATCH",
+            json!({"key_secret": "fk_x"}).to_string(),
+            400,
+            "unknown_field",
+            Some("key_secret"),
+        ),
+    ];
+    for (method, body, status, code, field) in cases {
+        let path = match method {
+            "POST" => "/v1/keys".to_owned(),
+            _ => format!("/v1/keys/{id}"),
+        };
+        let a = s.call(method, &path, Some(&s.alice), &body).await;
+        assert_eq!(a.status, status, "{method} {}", &body[..body.len().min(80)]);
+        let v = a.json();
+        assert_eq!(v["error"], code, "{method} {}", &body[..body.len().min(80)]);
+        assert_eq!(
+            v["field"].as_str(),
+            field,
+            "{method} {}",
+            &body[..body.len().min(80)]
+        );
+    }
+    let text = kit::request(
+        "POST",
+        &format!("{}/v1/keys", s.url),
+        &[
+            ("authorization", &format!("Bearer {}", s.alice)),
+            ("content-type", "text/plain"),
+        ],
+        "{\"name\":\"s\"}",
+    )
+    .await;
+    assert_eq!(
+        (text.status, text.json()["error"].clone()),
+        (415, json!("unsupported_media_type"))
+    );
+
+    let keys = s.call("GET", "/v1/keys", Some(&s.alice), "").await.json();
+    let keys = keys["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 1, "a refused request wrote a key");
+    assert_eq!(keys[0]["name"], "site", "a refused change was applied");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn members_cannot_read_change_or_delete_each_others_keys() {
+    let s = Admin::start().await;
+    let (id, _) = s.key(&s.alice, json!({"name": "alice-site"})).await;
+    let missing = uuid::Uuid::new_v4().to_string();
+    for (method, body) in [
+        ("GET", ""),
+        ("PATCH", r#"{"is_active":false}"#),
+        ("DELETE", ""),
+    ] {
+        for reveal in ["", "?reveal=true"] {
+            let theirs = s
+                .call(
+                    method,
+                    &format!("/v1/keys/{id}{reveal}"),
+                    Some(&s.bob),
+                    body,
+                )
+                .await;
+            let nobodys = s
+                .call(
+                    method,
+                    &format!("/v1/keys/{missing}{reveal}"),
+                    Some(&s.bob),
+                    body,
+                )
+                .await;
+            assert_eq!(theirs.status, 404, "{method}");
+            assert_eq!(
+                (theirs.status, &theirs.body),
+                (nobodys.status, &nobodys.body),
+                "{method}: another member's key can be told from a missing one"
+            );
+        }
+    }
+    let bad_id = s.call("GET", "/v1/keys/not-a-uuid", Some(&s.bob), "").await;
+    assert_eq!(bad_id.status, 404);
+    let bobs = s.call("GET", "/v1/keys", Some(&s.bob), "").await.json();
+    assert_eq!(bobs["keys"], json!([]));
+    let bobs = s
+        .call(
+            "GET",
+            &format!("/v1/keys?owner_id={}", s.alice_id),
+            Some(&s.bob),
+            "",
+        )
+        .await
+        .json();
+    assert_eq!(
+        bobs["keys"],
+        json!([]),
+        "a member's owner filter reached other keys"
+    );
+    let still = s
+        .call("GET", &format!("/v1/keys/{id}"), Some(&s.alice), "")
+        .await
+        .json();
+    assert_eq!(
+        (still["name"].clone(), still["is_active"].clone()),
+        (json!("alice-site"), json!(true))
+    );
+    let by_admin = s
+        .call(
+            "GET",
+            &format!("/v1/keys?owner_id={}", s.alice_id),
+            Some(&s.admin),
+            "",
+        )
+        .await
+        .json();
+    assert_eq!(by_admin["keys"][0]["id"], id.as_str());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openapi_file_lists_exactly_the_routes() {
+    let spec: Value = serde_json::from_str(include_str!("../openapi.json")).unwrap();
+    let mut documented = BTreeSet::new();
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            if method != "parameters" {
+                documented.insert((method.to_uppercase(), path.clone()));
+            }
+        }
+    }
+    let routed: BTreeSet<(String, String)> = ROUTES
+        .iter()
+        .map(|(m, p, _)| (m.to_string(), p.to_string()))
+        .collect();
+    assert_eq!(documented, routed);
+    let s = Admin::start().await;
+    for (method, path) in &routed {
+        let path = path.replace("{id}", &uuid::Uuid::new_v4().to_string());
+        let a = s.call(method, &path, None, "").await;
+        assert!(
+            ![404, 405].contains(&a.status),
+            "{method} {path} is not routed"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ingest_follows_a_key_turned_off_on_again_and_deleted() {
+    let s = Admin::start().await;
+    let kafka = kit::stack().kafka().unwrap();
+    let topic = kit::unique("test.events");
+    kit::create_topic(&kafka, &topic, 1).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let ingest = format!("http://{}/v1/events", listener.local_addr().unwrap());
+    let (_stop_ingest, shutdown) = shutdown::channel();
+    let config = IngestConfig {
+        clickhouse: s.ch.clone(),
+        kafka: kafka.clone(),
+        raw_topic: topic.clone(),
+        key_cache_ttl_ms: 300,
+        key_negative_ttl_ms: 300,
+        ..IngestConfig::default()
+    };
+    tokio::spawn(friction_ingest::run(config, listener, shutdown));
+
+    let (id, key) = s.key(&s.alice, json!({"name": "shop"})).await;
+    let batch = json!({"events": [{
+        "event_id": uuid::Uuid::new_v4().to_string(), "type": "click", "session_id": "s",
+        "timestamp": friction_schema::now_ms(), "url": "https://shop.example.com/",
+        "owner_id": "someone-else"
+    }]})
+    .to_string();
+    let send = || async {
+        kit::request(
+            "POST",
+            &ingest,
+            &[
+                ("x-api-key", key.as_str()),
+                ("content-type", "application/json"),
+            ],
+            batch.clone(),
+        )
+        .await
+    };
+    // Polls ingest until it answers `status` (it follows changes within its cache TTL).
+    let expect = |status: u16, code: &'static str| {
+        let send = &send;
+        async move {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            loop {
+                let a = send().await;
+                if a.status == status {
+                    if !code.is_empty() {
+                        assert_eq!(a.json()["error"], code);
+                    }
+                    return;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "ingest still answers {}",
+                    a.status
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    };
+    expect(200, "").await;
+    let m = &kit::read_messages(&kafka, &topic, 1, Duration::from_secs(20))[0];
+    let envelope: Value = serde_json::from_str(kit::payload(m)).unwrap();
+    assert_eq!(envelope["header"]["owner_id"], s.alice_id.as_str());
+
+    let off = s
+        .call(
+            "PATCH",
+            &format!("/v1/keys/{id}"),
+            Some(&s.alice),
+            r#"{"is_active":false}"#,
+        )
+        .await;
+    assert_eq!(
+        (off.status, off.json()["is_active"].clone()),
+        (200, json!(false))
+    );
+    expect(403, "key_inactive").await;
+    s.call(
+        "PATCH",
+        &format!("/v1/keys/{id}"),
+        Some(&s.alice),
+        r#"{"is_active":true}"#,
+    )
+    .await;
+    expect(200, "").await;
+    assert_eq!(
+        s.call("DELETE", &format!("/v1/keys/{id}"), Some(&s.alice), "")
+            .await
+            .status,
+        204
+    );
+    expect(401, "invalid_api_key").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_and_keys_never_appear_in_the_logs() {
+    let ch = kit::fresh_database().await;
+    let client = ch.client();
+    let (token, _) = users::create(&client, "ann@example.com", Role::Admin)
+        .await
+        .unwrap();
+    let port = kit::free_port();
+    let log = std::env::temp_dir().join(format!("{}.log", kit::unique("admin")));
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_friction-admin"))
+        .env("FRICTION_LISTEN", format!("127.0.0.1:{port}"))
+        .env("FRICTION_CLICKHOUSE_URL", &ch.clickhouse_url)
+        .env("FRICTION_CLICKHOUSE_DATABASE", &ch.clickhouse_database)
+        .env("RUST_LOG", "debug")
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(std::fs::File::create(log.with_extension("err")).unwrap())
+        .spawn()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "admin did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let good = format!("Bearer {token}");
+    let wrong = "ft_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+    let bad = format!("Bearer {wrong}");
+    let created = send(&url, "POST", "/v1/keys", &good, r#"{"name":"logged"}"#)
+        .await
+        .json();
+    let key = created["key"].as_str().unwrap().to_owned();
+    let by_id = format!("/v1/keys/{}", created["id"].as_str().unwrap());
+    send(&url, "GET", &format!("{by_id}?reveal=true"), &good, "").await;
+    send(&url, "PATCH", &by_id, &good, r#"{"name":""}"#).await;
+    send(&url, "GET", "/v1/keys", &bad, "").await;
+    send(&url, "POST", "/v1/keys", &good, "{not json").await;
+    send(&url, "DELETE", &by_id, &good, "").await;
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+    let text = std::fs::read_to_string(&log).unwrap()
+        + &std::fs::read_to_string(log.with_extension("err")).unwrap();
+    assert!(
+        text.contains("key created") && text.contains("invalid_token"),
+        "the logs are not being captured: {text}"
+    );
+    for secret in [token.as_str(), wrong, key.as_str()] {
+        assert!(!text.contains(secret), "a secret is in the logs");
+    }
+}
+
+async fn send(url: &str, method: &str, path: &str, auth: &str, body: &'static str) -> Answer {
+    let headers = [
+        ("authorization", auth),
+        ("content-type", "application/json"),
+    ];
+    kit::request(method, &format!("{url}{path}"), &headers, body).await
+}
