@@ -559,6 +559,7 @@ async fn ingest_follows_a_key_turned_off_on_again_and_deleted() {
         raw_topic: topic.clone(),
         key_cache_ttl_ms: 300,
         key_negative_ttl_ms: 300,
+        usage_flush_ms: 200,
         ..IngestConfig::default()
     };
     tokio::spawn(friction_ingest::run(config, listener, shutdown));
@@ -608,6 +609,20 @@ async fn ingest_follows_a_key_turned_off_on_again_and_deleted() {
     let m = &kit::read_messages(&kafka, &topic, 1, Duration::from_secs(20))[0];
     let envelope: Value = serde_json::from_str(kit::payload(m)).unwrap();
     assert_eq!(envelope["header"]["owner_id"], s.alice_id.as_str());
+    // Ingest's usage flush makes the key's last use visible.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let k = s
+            .call("GET", &format!("/v1/keys/{id}"), Some(&s.alice), "")
+            .await
+            .json();
+        if let Some(at) = k["last_used_at"].as_str() {
+            assert!(at.ends_with('Z'), "{at}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "last_used_at never set");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 
     let off = s
         .call(
