@@ -6,7 +6,9 @@
 //!
 //! A failed write (ClickHouse or the dead-letter topic) is retried with the shared
 //! [`Backoff`] while the assigned partitions are paused, so nothing more is fetched or
-//! buffered; the rebalance callback only runs inside `poll`, never during a retry.
+//! buffered. The batch is taken out of the shared state while it is written, so no lock
+//! is held across a write or a retry; the rebalance callback only runs inside `poll`,
+//! never during one.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -141,8 +143,12 @@ impl Shared {
     }
 
     /// One attempt: write the batch, then dead-letter what could not be stored.
-    fn attempt(&self, state: &mut State, token: &str) -> Result<Written, String> {
-        let State { batch, scratch } = state;
+    fn attempt(
+        &self,
+        batch: &Batch,
+        scratch: &mut Vec<u8>,
+        token: &str,
+    ) -> Result<Written, String> {
         let payloads = batch.payloads.iter().map(|(p, s)| (p.as_slice(), *s));
         match self
             .runtime
@@ -181,17 +187,41 @@ impl Shared {
         }
     }
 
-    /// Writes the batch and commits its offsets. Returns whether it was committed.
-    fn flush(&self, state: &mut State, consumer: &BaseConsumer<Context>, retries: Retries) -> bool {
-        if state.batch.is_empty() {
+    /// Takes the batch out of the shared state, writes it and commits its offsets; a
+    /// batch that could not be written goes back. Returns whether it was committed.
+    fn flush(&self, consumer: &BaseConsumer<Context>, retries: Retries) -> bool {
+        let (batch, mut scratch) = {
+            let mut state = self.lock();
+            (
+                std::mem::take(&mut state.batch),
+                std::mem::take(&mut state.scratch),
+            )
+        };
+        let committed = self.write_and_commit(&batch, &mut scratch, consumer, retries);
+        let mut state = self.lock();
+        state.scratch = scratch;
+        if !committed {
+            state.batch = batch;
+        }
+        committed
+    }
+
+    fn write_and_commit(
+        &self,
+        batch: &Batch,
+        scratch: &mut Vec<u8>,
+        consumer: &BaseConsumer<Context>,
+        retries: Retries,
+    ) -> bool {
+        if batch.is_empty() {
             return true;
         }
-        let token = state.batch.token(&self.topic);
+        let token = batch.token(&self.topic);
         let mut backoff = Backoff::new(self.retry_initial, self.retry_max);
         let mut paused: Option<TopicPartitionList> = None;
         let written = loop {
             let started = std::time::Instant::now();
-            let error = match self.attempt(state, &token) {
+            let error = match self.attempt(batch, scratch, &token) {
                 Ok(w) => {
                     self.metrics
                         .insert_seconds
@@ -234,30 +264,28 @@ impl Shared {
         if !written {
             return false;
         }
-        let list = state.batch.commit_list(&self.topic);
+        let list = batch.commit_list(&self.topic);
         if let Err(e) = consumer.commit(&list, CommitMode::Sync) {
             // The next commit covers these offsets too; until then a restart redelivers.
             tracing::warn!(error = %e, "offset commit failed");
         }
-        state.batch = Batch::default();
         true
     }
 
     /// Writes and commits what the batch holds, for revocation and shutdown; what cannot
     /// be written is dropped here and redelivered to the next owner.
     pub fn drain(&self, consumer: &BaseConsumer<Context>) {
-        let mut state = self.lock();
-        if !self.flush(&mut state, consumer, Retries::AtMost(3)) {
+        if !self.flush(consumer, Retries::AtMost(3)) {
             tracing::warn!("batch not written before giving partitions up; it will be redelivered");
-            state.batch = Batch::default();
+            self.lock().batch = Batch::default();
         }
     }
 
     /// Writes the batch if it is due now.
     fn flush_if_due(&self, consumer: &BaseConsumer<Context>) {
-        let mut state = self.lock();
-        if state.batch.due(&self.limits, self.clock.now()) {
-            self.flush(&mut state, consumer, Retries::UntilShutdown);
+        let due = self.lock().batch.due(&self.limits, self.clock.now());
+        if due {
+            self.flush(consumer, Retries::UntilShutdown);
         }
     }
 }
