@@ -6,6 +6,7 @@ use friction_service::config::{
     positive, socket_addr, ClickHouseConfig, KafkaConfig, ServiceConfig,
 };
 use friction_service::http::HttpConfig;
+use friction_store::objects::{S3Config, MIN_PART_SIZE};
 use serde::{Deserialize, Serialize};
 
 /// Everything ingest needs to run.
@@ -22,6 +23,11 @@ pub struct IngestConfig {
     /// Kafka.
     #[serde(flatten)]
     pub kafka: KafkaConfig,
+    /// Object storage, for recordings and screenshots.
+    #[serde(flatten)]
+    pub s3: S3Config,
+    /// Limits of uploads (`FRICTION_UPLOADS__*`).
+    pub uploads: UploadConfig,
     /// Topic raw batches are written to.
     pub raw_topic: String,
     /// Largest Kafka message ingest writes; bigger batches are split.
@@ -76,6 +82,8 @@ impl Default for IngestConfig {
             http: HttpConfig::default(),
             clickhouse: ClickHouseConfig::default(),
             kafka: KafkaConfig::default(),
+            s3: S3Config::default(),
+            uploads: UploadConfig::default(),
             raw_topic: friction_schema::topics::RAW_EVENTS.into(),
             max_message_bytes: 900_000,
             produce_timeout_ms: 5_000,
@@ -102,10 +110,61 @@ impl Default for IngestConfig {
     }
 }
 
+/// Limits of recording and screenshot uploads.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct UploadConfig {
+    /// Largest session recording.
+    pub max_recording_bytes: u64,
+    /// Largest screenshot.
+    pub max_screenshot_bytes: u64,
+    /// Uploads past this size go in parts of this size (at least 5 MiB); it is also the
+    /// memory one upload holds at most.
+    pub part_size_bytes: usize,
+    /// Uploads in progress at once; more answer 503.
+    pub max_concurrent: usize,
+    /// Time to receive a whole upload (longer than the events' body timeout).
+    pub body_timeout_ms: u64,
+}
+
+impl Default for UploadConfig {
+    fn default() -> Self {
+        UploadConfig {
+            max_recording_bytes: 100 << 20,
+            max_screenshot_bytes: 10 << 20,
+            part_size_bytes: 8 << 20,
+            max_concurrent: 16,
+            body_timeout_ms: 600_000,
+        }
+    }
+}
+
+impl UploadConfig {
+    /// The body timeout.
+    pub fn body_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.body_timeout_ms)
+    }
+}
+
 impl ServiceConfig for IngestConfig {
     fn validate(&self) -> Result<(), String> {
         socket_addr("listen", &self.listen)?;
         self.http.validate()?;
+        positive(
+            "uploads.max_recording_bytes",
+            self.uploads.max_recording_bytes,
+        )?;
+        positive(
+            "uploads.max_screenshot_bytes",
+            self.uploads.max_screenshot_bytes,
+        )?;
+        positive("uploads.max_concurrent", self.uploads.max_concurrent as u64)?;
+        positive("uploads.body_timeout_ms", self.uploads.body_timeout_ms)?;
+        if self.uploads.part_size_bytes < MIN_PART_SIZE {
+            return Err(format!(
+                "uploads.part_size_bytes must be at least {MIN_PART_SIZE} (the S3 minimum)"
+            ));
+        }
         positive("max_message_bytes", self.max_message_bytes as u64)?;
         positive("produce_timeout_ms", self.produce_timeout_ms)?;
         positive("max_body_bytes", self.max_body_bytes as u64)?;

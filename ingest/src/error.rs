@@ -45,6 +45,12 @@ pub enum ApiError {
     /// The body is not a valid batch.
     #[error("{0}")]
     InvalidBatch(String),
+    /// A query parameter of an upload is missing or wrong.
+    #[error("{0}")]
+    InvalidQuery(String),
+    /// An upload is not the media its endpoint takes.
+    #[error("{0}")]
+    WrongMedia(String),
     /// Every event of the batch was invalid.
     #[error("no event of the batch is valid")]
     InvalidEvents(Vec<Rejection>),
@@ -71,10 +77,12 @@ impl friction_service::http::ApiError for ApiError {
             // 408: the client was too slow; the connection is closed after the answer.
             ApiError::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::UnsupportedMediaType(_) | ApiError::UnsupportedEncoding(_) => {
-                StatusCode::UNSUPPORTED_MEDIA_TYPE
+            ApiError::UnsupportedMediaType(_)
+            | ApiError::UnsupportedEncoding(_)
+            | ApiError::WrongMedia(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::InvalidBatch(_) | ApiError::InvalidEvents(_) | ApiError::InvalidQuery(_) => {
+                StatusCode::BAD_REQUEST
             }
-            ApiError::InvalidBatch(_) | ApiError::InvalidEvents(_) => StatusCode::BAD_REQUEST,
             // 503, not 500: the request was fine and will succeed once the dependency is back.
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::NotFound => StatusCode::NOT_FOUND,
@@ -91,9 +99,10 @@ impl friction_service::http::ApiError for ApiError {
             ApiError::RateLimited { .. } => "rate_limited",
             ApiError::BodyTimeout(_) => "request_timeout",
             ApiError::PayloadTooLarge(_) => "payload_too_large",
-            ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
+            ApiError::UnsupportedMediaType(_) | ApiError::WrongMedia(_) => "unsupported_media_type",
             ApiError::UnsupportedEncoding(_) => "unsupported_encoding",
             ApiError::InvalidBatch(_) => "invalid_batch",
+            ApiError::InvalidQuery(_) => "invalid_query",
             ApiError::InvalidEvents(_) => "invalid_events",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::NotFound => "not_found",

@@ -27,6 +27,10 @@ pub struct Metrics {
     pub rate_limit_buckets: IntGauge,
     /// Failed usage flushes.
     pub usage_flush_errors: IntCounter,
+    /// Uploads by media and outcome (`ok` or the error code).
+    pub uploads: IntCounterVec,
+    /// Bytes stored by uploads, by media.
+    pub upload_bytes: IntCounterVec,
 }
 
 impl Metrics {
@@ -94,6 +98,20 @@ impl Metrics {
                 "friction_ingest_usage_flush_errors_total",
                 "Key usage flushes that failed (retried next time)",
             )?,
+            uploads: IntCounterVec::new(
+                Opts::new(
+                    "friction_ingest_uploads_total",
+                    "Recording and screenshot uploads by outcome",
+                ),
+                &["media", "outcome"],
+            )?,
+            upload_bytes: IntCounterVec::new(
+                Opts::new(
+                    "friction_ingest_upload_bytes_total",
+                    "Bytes of uploads stored in object storage",
+                ),
+                &["media"],
+            )?,
         };
         registry.register(Box::new(m.requests.clone()))?;
         registry.register(Box::new(m.events.clone()))?;
@@ -106,6 +124,8 @@ impl Metrics {
         registry.register(Box::new(m.key_cache_entries.clone()))?;
         registry.register(Box::new(m.rate_limit_buckets.clone()))?;
         registry.register(Box::new(m.usage_flush_errors.clone()))?;
+        registry.register(Box::new(m.uploads.clone()))?;
+        registry.register(Box::new(m.upload_bytes.clone()))?;
         Ok(m)
     }
 }

@@ -10,6 +10,7 @@ use http::{Method, Request, Response};
 
 use crate::cors;
 use crate::endpoints;
+use crate::endpoints::upload::Media;
 use crate::error::ApiError;
 use crate::state::State;
 
@@ -25,10 +26,18 @@ impl Router for IngestRouter {
             (&Method::POST, "/v1/events") => {
                 return endpoints::events::handle(state, parts, body, peer.ip()).await;
             }
-            (&Method::OPTIONS, "/v1/events") => {
+            (&Method::POST, "/v1/recordings") => {
+                return endpoints::upload::handle(state, parts, body, Media::Recording).await;
+            }
+            (&Method::POST, "/v1/screenshots") => {
+                return endpoints::upload::handle(state, parts, body, Media::Screenshot).await;
+            }
+            (&Method::OPTIONS, "/v1/events" | "/v1/recordings" | "/v1/screenshots") => {
                 return cors::preflight(origin.as_ref(), state.settings.cors_max_age_s);
             }
-            (_, "/v1/events") => ApiError::MethodNotAllowed.into_response(),
+            (_, "/v1/events" | "/v1/recordings" | "/v1/screenshots") => {
+                ApiError::MethodNotAllowed.into_response()
+            }
             (&Method::GET | &Method::HEAD, "/friction-tracker.js") => {
                 endpoints::sdk::handle(state, &parts)
             }

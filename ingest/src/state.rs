@@ -6,10 +6,11 @@ use std::time::Duration;
 use friction_schema::Limits;
 use friction_service::clock::Clock;
 use friction_service::ops::Readiness;
+use friction_store::objects::{ObjectError, ObjectStore};
 use prometheus::Registry;
 
 use crate::body::BodyLimits;
-use crate::config::IngestConfig;
+use crate::config::{IngestConfig, UploadConfig};
 use crate::metrics::Metrics;
 use crate::policy::bots::BotDetector;
 use crate::policy::keys::{KeyStore, KeyStoreConfig};
@@ -28,6 +29,9 @@ pub enum StartError {
     /// Metrics could not be registered.
     #[error("metrics: {0}")]
     Metrics(#[from] prometheus::Error),
+    /// The object-store settings are unusable.
+    #[error("{0}")]
+    Objects(#[from] ObjectError),
 }
 
 /// What the endpoints read of the config.
@@ -43,6 +47,8 @@ pub struct Settings {
     pub trust_forwarded_for: bool,
     /// `Access-Control-Max-Age` of preflights, seconds.
     pub cors_max_age_s: u32,
+    /// Upload limits.
+    pub uploads: UploadConfig,
 }
 
 /// Prometheus registry and readiness flags, served on `/metrics` and `/readyz`.
@@ -69,8 +75,12 @@ pub struct State {
     pub ops: Ops,
     /// The built SDK, when it was found.
     pub sdk: Option<SdkAsset>,
-    /// The control-plane database (usage writes).
+    /// The control-plane database (usage, recordings, screenshot links).
     pub clickhouse: clickhouse::Client,
+    /// Where uploads go.
+    pub objects: ObjectStore,
+    /// Uploads that may run at once.
+    pub upload_slots: tokio::sync::Semaphore,
     /// Time, for rate limits and receive timestamps.
     pub clock: Clock,
 }
@@ -122,6 +132,7 @@ impl State {
                 anonymize_ip: config.anonymize_ip,
                 trust_forwarded_for: config.trust_forwarded_for,
                 cors_max_age_s: config.cors_max_age_s,
+                uploads: config.uploads.clone(),
             },
             policy: Policy {
                 keys,
@@ -137,6 +148,8 @@ impl State {
             },
             sdk,
             clickhouse,
+            objects: ObjectStore::new(&config.s3)?,
+            upload_slots: tokio::sync::Semaphore::new(config.uploads.max_concurrent),
             clock,
         })
     }

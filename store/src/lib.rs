@@ -3,6 +3,8 @@
 //!
 //! - [`migrations`]: the versioned ClickHouse schema (`migrations/*.sql`) and its runner;
 //! - [`keys`]: the `api_keys` repository (create, look up, list, change, delete);
+//! - [`recordings`]: the `session_recordings` repository;
+//! - [`screenshots`]: linking screenshots to friction events;
 //! - [`users`]: the `users` repository (roles, bearer tokens stored as hashes);
 //! - [`usage`]: writing aggregated key usage to `api_key_usage` and reading last use;
 //! - [`clickhouse_error`]: ClickHouse error codes, classified for retries;
@@ -14,5 +16,7 @@ pub mod keys;
 pub mod migrations;
 #[cfg(feature = "objects")]
 pub mod objects;
+pub mod recordings;
+pub mod screenshots;
 pub mod usage;
 pub mod users;

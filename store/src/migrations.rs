@@ -1,6 +1,6 @@
 //! The versioned ClickHouse schema and the runner `frictionctl migrate` uses.
 //!
-//! Every statement is idempotent (`IF NOT EXISTS`), and each applied migration is recorded
+//! Every statement is idempotent (`IF [NOT] EXISTS`), and each applied migration is recorded
 //! in `schema_migrations` (a ReplacingMergeTree keyed by version). Two runners racing
 //! therefore both end with the same schema and one record per version; a migration whose
 //! text changed after it was applied is refused instead of silently skipped.
@@ -38,6 +38,7 @@ migrations! {
     2 => "0002_control_plane",
     3 => "0003_rollups",
     4 => "0004_users",
+    5 => "0005_uploads",
 }
 
 /// Why migrating failed.
@@ -187,7 +188,7 @@ mod tests {
             assert!(m.statements().count() > 0, "{} has no statements", m.name);
             for s in m.statements() {
                 assert!(
-                    s.contains("IF NOT EXISTS"),
+                    s.contains("IF NOT EXISTS") || s.contains("IF EXISTS"),
                     "{}: not idempotent: {s}",
                     m.name
                 );

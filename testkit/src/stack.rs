@@ -98,6 +98,7 @@ impl Stack {
             s3_region: self.get("S3_REGION")?.to_owned(),
             s3_access_key: self.get("S3_ACCESS_KEY")?.to_owned(),
             s3_secret_key: self.get("S3_SECRET_KEY")?.to_owned(),
+            ..S3Config::default()
         })
     }
 }

@@ -7,13 +7,11 @@ use std::net::IpAddr;
 use friction_schema::envelope::{EnvelopeHeader, ENVELOPE_VERSION};
 use friction_schema::{batch, BatchError, PerKind, Rejection};
 use friction_service::http::{json, Body};
-use http::header::{HeaderName, HeaderValue};
 use http::request::Parts;
 use http::{Response, StatusCode};
 use uuid::Uuid;
 
 use crate::body;
-use crate::cors;
 use crate::enrich;
 use crate::error::{rejected_json, ApiError};
 use crate::policy::{self, Admitted, Rate, Refused};
@@ -30,23 +28,15 @@ where
     ApiError: From<B::Error>,
 {
     let started = std::time::Instant::now();
-    let (mut response, rate, origin_refused) = match accept(state, &parts, body, peer).await {
-        Ok((breakdown, rejected, rate)) => {
-            state.metrics.requests.with_label_values(&["ok"]).inc();
+    let outcome = accept(state, &parts, body, peer)
+        .await
+        .map(|(breakdown, rejected, rate)| {
             let body = success_body(breakdown, &rejected);
-            (json(StatusCode::OK, body), rate, false)
-        }
-        Err(refused) => {
-            let code = friction_service::http::ApiError::code(&refused.error);
-            state.metrics.requests.with_label_values(&[code]).inc();
-            let response = refused.error.into_response();
-            (response, refused.rate, refused.origin_refused)
-        }
-    };
-    if let Some(rate) = rate {
-        rate_limit_headers(&mut response, rate);
-    }
-    cors::apply(&mut response, cors::origin(&parts.headers), !origin_refused);
+            (json(StatusCode::OK, body), rate)
+        });
+    let response = super::answer(&parts, outcome, |outcome| {
+        state.metrics.requests.with_label_values(&[outcome]).inc();
+    });
     state
         .metrics
         .request_seconds
@@ -193,15 +183,6 @@ pub fn success_body(b: Breakdown, rejected: &[Rejection]) -> Vec<u8> {
     }
     body.push('}');
     body.into_bytes()
-}
-
-/// Sets `X-RateLimit-Limit` and `X-RateLimit-Remaining`.
-fn rate_limit_headers(response: &mut Response<Body>, rate: Rate) {
-    static LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
-    static REMAINING: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
-    let headers = response.headers_mut();
-    headers.insert(LIMIT.clone(), HeaderValue::from(rate.limit));
-    headers.insert(REMAINING.clone(), HeaderValue::from(rate.remaining));
 }
 
 #[cfg(test)]

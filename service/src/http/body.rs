@@ -42,6 +42,17 @@ impl RequestBody {
     }
 }
 
+impl RequestBody {
+    /// Gives the rest of the body `timeout` from now (uploads take longer than batches).
+    pub fn set_timeout(&mut self, timeout: Duration) {
+        self.timeout = timeout;
+        self.deadline = Instant::now() + timeout;
+        if let Some(sleep) = &mut self.sleep {
+            sleep.as_mut().reset(self.deadline);
+        }
+    }
+}
+
 impl Body for RequestBody {
     type Data = Bytes;
     type Error = BodyError;

@@ -1,0 +1,339 @@
+//! `POST /v1/recordings` and `POST /v1/screenshots`: media uploads under the same key,
+//! origin, CORS and rate-limit checks as events. The body is streamed into object storage
+//! (multipart past a part size), checked by its content type and magic bytes, and capped
+//! whether or not its length was announced. The row that makes an upload visible is
+//! written only once its object is stored; an upload cut off halfway, refused or failed
+//! leaves neither an object nor a row.
+
+use friction_schema::topics::{BUCKET_RECORDINGS, BUCKET_SCREENSHOTS};
+use friction_service::http::{json, Body, RequestBody};
+use friction_store::objects::{ObjectError, Upload};
+use friction_store::recordings::{self, RecordingRow};
+use friction_store::screenshots::{self, ScreenshotLink};
+use http::request::Parts;
+use http::{header, Response, StatusCode};
+use http_body_util::BodyExt;
+use uuid::Uuid;
+
+use crate::error::ApiError;
+use crate::policy::{self, Admitted, Rate, Refused};
+use crate::state::State;
+
+/// What can be uploaded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Media {
+    /// A session recording, WebM.
+    Recording,
+    /// A friction screenshot, PNG.
+    Screenshot,
+}
+
+impl Media {
+    /// The label of its metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Media::Recording => "recording",
+            Media::Screenshot => "screenshot",
+        }
+    }
+
+    fn content_type(self) -> &'static str {
+        match self {
+            Media::Recording => "video/webm",
+            Media::Screenshot => "image/png",
+        }
+    }
+
+    /// The first bytes every file of the type starts with.
+    fn magic(self) -> &'static [u8] {
+        match self {
+            // The EBML header that opens every Matroska/WebM file.
+            Media::Recording => &[0x1a, 0x45, 0xdf, 0xa3],
+            Media::Screenshot => b"\x89PNG\r\n\x1a\n",
+        }
+    }
+
+    fn bucket(self) -> &'static str {
+        match self {
+            Media::Recording => BUCKET_RECORDINGS,
+            Media::Screenshot => BUCKET_SCREENSHOTS,
+        }
+    }
+}
+
+/// Handles one upload end to end.
+pub async fn handle(
+    state: &State,
+    parts: Parts,
+    body: RequestBody,
+    media: Media,
+) -> Response<Body> {
+    let outcome = accept(state, &parts, body, media)
+        .await
+        .map(|(value, rate)| (json(StatusCode::CREATED, value.to_string()), Some(rate)));
+    super::answer(&parts, outcome, |outcome| {
+        state
+            .metrics
+            .uploads
+            .with_label_values(&[media.as_str(), outcome])
+            .inc();
+    })
+}
+
+/// The query of an upload, checked.
+enum Target {
+    Recording {
+        session_id: String,
+        started_at: i64,
+        duration_ms: u64,
+    },
+    Screenshot {
+        event_id: Uuid,
+        session_id: String,
+    },
+}
+
+fn param<'q>(query: &'q str, name: &str) -> Option<&'q str> {
+    query
+        .split('&')
+        .find_map(|pair| pair.strip_prefix(name).and_then(|v| v.strip_prefix('=')))
+}
+
+fn required<'q>(query: &'q str, name: &str) -> Result<&'q str, ApiError> {
+    param(query, name)
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| ApiError::InvalidQuery(format!("the {name} query parameter is required")))
+}
+
+fn session(query: &str) -> Result<String, ApiError> {
+    let id = required(query, "session_id")?;
+    let ok = id.len() <= 128
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    match ok {
+        true => Ok(id.to_owned()),
+        false => Err(ApiError::InvalidQuery(
+            "session_id must be at most 128 letters, digits, '-', '_' or '.'".into(),
+        )),
+    }
+}
+
+fn number(query: &str, name: &str, max: u64) -> Result<u64, ApiError> {
+    required(query, name)?
+        .parse::<u64>()
+        .ok()
+        .filter(|n| *n <= max)
+        .ok_or_else(|| {
+            ApiError::InvalidQuery(format!("{name} must be a whole number from 0 to {max}"))
+        })
+}
+
+fn target(parts: &Parts, media: Media) -> Result<Target, ApiError> {
+    let query = parts.uri.query().unwrap_or("");
+    Ok(match media {
+        Media::Recording => Target::Recording {
+            session_id: session(query)?,
+            // Up to the year 2200, in ms since the epoch.
+            started_at: number(query, "started_at", 7_258_118_400_000)? as i64,
+            duration_ms: number(query, "duration_ms", 24 * 3_600_000)?,
+        },
+        Media::Screenshot => Target::Screenshot {
+            event_id: Uuid::try_parse(required(query, "event_id")?)
+                .map_err(|_| ApiError::InvalidQuery("event_id must be a UUID".into()))?,
+            session_id: session(query)?,
+        },
+    })
+}
+
+fn check_content_type(parts: &Parts, media: Media) -> Result<(), ApiError> {
+    let sent = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let mime = sent.split(';').next().unwrap_or("").trim();
+    match mime.eq_ignore_ascii_case(media.content_type()) {
+        true => Ok(()),
+        false => Err(ApiError::WrongMedia(format!(
+            "send the {} with content type {}",
+            media.as_str(),
+            media.content_type()
+        ))),
+    }
+}
+
+fn too_large(max: u64) -> ApiError {
+    ApiError::PayloadTooLarge(format!("the upload is larger than {max} bytes"))
+}
+
+fn store_down(e: ObjectError) -> ApiError {
+    tracing::warn!(error = %e, "object storage failed an upload");
+    ApiError::Unavailable("object storage is unavailable")
+}
+
+async fn accept(
+    state: &State,
+    parts: &Parts,
+    mut body: RequestBody,
+    media: Media,
+) -> Result<(serde_json::Value, Rate), Refused> {
+    let key = policy::api_key(parts)?;
+    let target = target(parts, media)?;
+    check_content_type(parts, media)?;
+    let settings = &state.settings.uploads;
+    let max = match media {
+        Media::Recording => settings.max_recording_bytes,
+        Media::Screenshot => settings.max_screenshot_bytes,
+    };
+    let announced = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if announced.is_some_and(|n| n > max) {
+        return Err(too_large(max).into());
+    }
+    let Admitted { key, rate } = state
+        .policy
+        .admit(key, &parts.headers, state.clock.now())
+        .await?;
+    let known = |error| Refused {
+        error,
+        rate: Some(rate),
+        origin_refused: false,
+    };
+    let _slot = state
+        .upload_slots
+        .try_acquire()
+        .map_err(|_| known(ApiError::Unavailable("too many uploads in progress")))?;
+    body.set_timeout(settings.body_timeout());
+
+    let id = Uuid::new_v4();
+    let extension = match media {
+        Media::Recording => "webm",
+        Media::Screenshot => "png",
+    };
+    let object_key = match &target {
+        Target::Recording { .. } => format!("{}/{id}.{extension}", key.key_id),
+        Target::Screenshot { event_id, .. } => format!("{}/{event_id}.{extension}", key.key_id),
+    };
+    let bucket = media.bucket();
+    let mut upload = state.objects.upload(
+        bucket,
+        &object_key,
+        media.content_type(),
+        settings.part_size_bytes,
+    );
+    stream(&mut upload, &mut body, media, max)
+        .await
+        .map_err(known)?;
+    let bytes = upload.finish().await.map_err(|e| known(store_down(e)))?;
+    state
+        .metrics
+        .upload_bytes
+        .with_label_values(&[media.as_str()])
+        .inc_by(bytes);
+
+    let now = state.clock.now_ms();
+    let recorded = match &target {
+        Target::Recording {
+            session_id,
+            started_at,
+            duration_ms,
+        } => {
+            let row = RecordingRow {
+                recording_id: id,
+                owner_id: key.owner_id.to_string(),
+                key_id: key.key_id,
+                session_id: session_id.clone(),
+                page_view_id: String::new(),
+                url: String::new(),
+                object_key: object_key.clone(),
+                content_type: media.content_type().into(),
+                size_bytes: bytes,
+                started_at: *started_at,
+                uploaded_at: now,
+                duration_ms: *duration_ms,
+            };
+            recordings::insert(&state.clickhouse, &row).await
+        }
+        Target::Screenshot {
+            event_id,
+            session_id,
+        } => {
+            let row = ScreenshotLink {
+                owner_id: key.owner_id.to_string(),
+                event_id: *event_id,
+                url: state.objects.url(bucket, &object_key),
+                session_id: session_id.clone(),
+                key_id: key.key_id,
+                size_bytes: bytes,
+                uploaded_at: now,
+            };
+            screenshots::link(&state.clickhouse, &row).await
+        }
+    };
+    if let Err(e) = recorded {
+        tracing::warn!(error = %e, "upload stored but not recorded; deleting it");
+        if let Err(e) = state.objects.delete(bucket, &object_key).await {
+            tracing::error!(%bucket, key = %object_key, error = %e, "could not delete an unrecorded upload");
+        }
+        return Err(known(ApiError::Unavailable(
+            "the upload could not be recorded",
+        )));
+    }
+    let value = match target {
+        Target::Recording { .. } => serde_json::json!({
+            "success": true, "recording_id": id, "bytes": bytes,
+        }),
+        Target::Screenshot { event_id, .. } => serde_json::json!({
+            "success": true, "event_id": event_id, "bytes": bytes,
+        }),
+    };
+    Ok((value, rate))
+}
+
+/// Copies the body into `upload`, checking the magic bytes first and the cap throughout.
+async fn stream(
+    upload: &mut Upload,
+    body: &mut RequestBody,
+    media: Media,
+    max: u64,
+) -> Result<(), ApiError> {
+    let magic = media.magic();
+    let mut head = Vec::with_capacity(magic.len());
+    let mut received = 0u64;
+    while let Some(frame) = body.frame().await {
+        let Ok(mut data) = frame?.into_data() else {
+            continue;
+        };
+        received += data.len() as u64;
+        if received > max {
+            return Err(too_large(max));
+        }
+        if head.len() < magic.len() {
+            let take = (magic.len() - head.len()).min(data.len());
+            head.extend_from_slice(&data.split_to(take));
+            if head.len() < magic.len() {
+                continue;
+            }
+            if head != magic {
+                return Err(ApiError::WrongMedia(format!(
+                    "the body is not a {} file (its first bytes are wrong)",
+                    media.content_type()
+                )));
+            }
+            upload.write(&head).await.map_err(store_down)?;
+        }
+        if !data.is_empty() {
+            upload.write(&data).await.map_err(store_down)?;
+        }
+    }
+    if head.len() < magic.len() {
+        return Err(ApiError::WrongMedia(format!(
+            "the body is not a {} file (it is too short)",
+            media.content_type()
+        )));
+    }
+    Ok(())
+}
