@@ -37,14 +37,18 @@ pub async fn caller(
     client: &clickhouse::Client,
     headers: &HeaderMap,
 ) -> Result<Caller, AdminError> {
-    let value = headers
-        .get(header::AUTHORIZATION)
-        .ok_or(AdminError::MissingToken)?;
+    let mut values = headers.get_all(header::AUTHORIZATION).iter();
+    let value = values.next().ok_or(AdminError::MissingToken)?;
+    // Two credentials are ambiguous: a proxy may have checked the other one.
+    if values.next().is_some() {
+        return Err(AdminError::InvalidToken);
+    }
     let token = value
         .to_str()
         .ok()
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
         .ok_or(AdminError::InvalidToken)?;
     let user = users::authenticate(client, token)
         .await?

@@ -38,7 +38,11 @@ pub async fn run(
     let (probe, mut probe_shutdown) = (state.clone(), shutdown.clone());
     tokio::spawn(async move {
         loop {
-            ready.set(friction_store::keys::ping(&probe.clickhouse).await);
+            let client = &probe.clickhouse;
+            ready.set(
+                friction_store::keys::ping(client).await
+                    && friction_store::users::list(client).await.is_ok(),
+            );
             tokio::select! {
                 _ = tokio::time::sleep(PROBE_EVERY) => {}
                 _ = probe_shutdown.wait() => return,

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use friction_service::http::{ApiError, Body, RequestBody, Router};
 use friction_service::ops;
-use http::{Method, Request, Response};
+use http::{header, HeaderValue, Method, Request, Response};
 
 use crate::endpoints::{self, Call};
 use crate::error::AdminError;
@@ -78,11 +78,19 @@ impl Router for AdminRouter {
             (method == req.method()).then_some((*pattern, *route, param.to_owned()))
         });
         let Some((pattern, route, param)) = found else {
-            let error = match path_known {
-                true => AdminError::MethodNotAllowed,
-                false => AdminError::NoRoute,
-            };
-            return error.into_response();
+            if !path_known {
+                return AdminError::NoRoute.into_response();
+            }
+            let allowed: Vec<&str> = ROUTES
+                .iter()
+                .filter(|(_, pattern, _)| matches(pattern, &path).is_some())
+                .map(|(method, _, _)| method.as_str())
+                .collect();
+            let mut response = AdminError::MethodNotAllowed.into_response();
+            if let Ok(allow) = HeaderValue::from_str(&allowed.join(", ")) {
+                response.headers_mut().insert(header::ALLOW, allow);
+            }
+            return response;
         };
         if route == Route::Ops {
             return ops::respond(&path, &state.readiness, &state.registry)
@@ -109,7 +117,15 @@ impl Router for AdminRouter {
             .request_seconds
             .with_label_values(&[pattern])
             .observe(started.elapsed().as_secs_f64());
-        result.unwrap_or_else(AdminError::into_response)
+        let mut response = result.unwrap_or_else(AdminError::into_response);
+        // Answers may carry keys: never cached, never sniffed.
+        let headers = response.headers_mut();
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        headers.insert(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        );
+        response
     }
 }
 

@@ -4,6 +4,7 @@
 use friction_service::config::{
     positive, socket_addr, ClickHouseConfig, KafkaConfig, ServiceConfig,
 };
+use friction_service::http::HttpConfig;
 use serde::{Deserialize, Serialize};
 
 /// Everything a consumer instance needs.
@@ -12,6 +13,8 @@ use serde::{Deserialize, Serialize};
 pub struct ConsumersConfig {
     /// Address of `/healthz`, `/readyz` and `/metrics`.
     pub ops_listen: String,
+    /// Connection cap and timeouts of the ops server (`FRICTION_HTTP__*`).
+    pub http: HttpConfig,
     /// ClickHouse.
     #[serde(flatten)]
     pub clickhouse: ClickHouseConfig,
@@ -42,6 +45,7 @@ impl Default for ConsumersConfig {
     fn default() -> Self {
         ConsumersConfig {
             ops_listen: "127.0.0.1:9464".into(),
+            http: HttpConfig::default(),
             clickhouse: ClickHouseConfig::default(),
             kafka: KafkaConfig::default(),
             raw_topic: friction_schema::topics::RAW_EVENTS.into(),
@@ -60,6 +64,7 @@ impl Default for ConsumersConfig {
 impl ServiceConfig for ConsumersConfig {
     fn validate(&self) -> Result<(), String> {
         socket_addr("ops_listen", &self.ops_listen)?;
+        self.http.validate()?;
         positive("batch_max_rows", self.batch_max_rows as u64)?;
         positive("batch_max_bytes", self.batch_max_bytes as u64)?;
         positive("batch_max_age_ms", self.batch_max_age_ms)?;

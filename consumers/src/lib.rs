@@ -1,8 +1,8 @@
 //! friction consumers: Kafka consumer-group workers that turn raw batches into rows of
 //! `friction_events`, `heatmap_data` and `page_performance_metrics`.
 //!
-//! Layout: [`worker`] is the consume loop (batching, retries, commits) over the
-//! [`batch`] model; [`writer`] decodes each message once, straight into rows, and writes
+//! Layout: [`worker`] is the consume loop over the [`batch`] model; [`flush`] writes a
+//! batch back (retries, dead letters, commits); [`writer`] decodes each message once, straight into rows, and writes
 //! them with the `clickhouse` crate; [`decode`] counts events on arrival and salvages what
 //! does not decode; [`dlq`] parks what cannot be stored; [`rebalance`] writes the batch
 //! before partitions go; [`probe`] reports readiness and lag from its own thread;
@@ -13,6 +13,7 @@ pub mod batch;
 pub mod config;
 pub mod decode;
 pub mod dlq;
+pub mod flush;
 pub mod metrics;
 pub mod probe;
 pub mod rebalance;
@@ -57,9 +58,15 @@ pub async fn run(
     let readiness = Readiness::default();
     let kafka_ready = readiness.flag("kafka");
     let clickhouse_ready = readiness.flag("clickhouse");
-    tokio::spawn(ops::serve(ops, readiness, registry, shutdown.clone()));
+    tokio::spawn(ops::serve(
+        ops,
+        readiness,
+        registry,
+        config.http.clone(),
+        shutdown.clone(),
+    ));
 
-    let shared = worker::Shared::new(worker::SharedParts {
+    let shared = flush::Shared::new(flush::SharedParts {
         writer: writer::Writer::new(config.clickhouse.client()),
         dead_letters: dlq::DeadLetters::new(
             config.kafka.client_config(),

@@ -95,6 +95,10 @@ impl Probe {
                 Some(Offset::Offset(o)) => o,
                 _ => low,
             };
+            // Revoked meanwhile: its gauge was removed and must stay so.
+            if !self.assignment.partitions().contains(&partition) {
+                continue;
+            }
             self.metrics
                 .lag
                 .with_label_values(&[&partition.to_string()])

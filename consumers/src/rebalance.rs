@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 use rdkafka::consumer::{BaseConsumer, ConsumerContext, Rebalance};
 use rdkafka::ClientContext;
 
+use crate::flush::Shared;
 use crate::metrics::Metrics;
-use crate::worker::Shared;
 
 /// The partitions this instance owns now.
 #[derive(Debug, Default, Clone)]

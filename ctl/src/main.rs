@@ -69,7 +69,7 @@ enum KeysCommand {
         /// Human name, e.g. the site (1 to 100 characters).
         #[arg(long)]
         name: String,
-        /// Owner the events are attributed to: a user id.
+        /// The user who owns the key (id or e-mail); their id is stored with every event.
         #[arg(long)]
         owner: String,
         /// Comma-separated allowed origins (`example.com`, `*.example.com`); empty allows all.
@@ -136,9 +136,11 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
                 domains,
                 rate_limit,
             } => {
+                // The owner is a user, named by id or e-mail; the key stores its id.
+                let owner = users::get(&ch, &owner).await?;
                 let new = keys::NewKey {
                     name,
-                    owner_id: owner,
+                    owner_id: owner.user_id.to_string(),
                     allowed_domains: domains.into_iter().filter(|d| !d.is_empty()).collect(),
                     rate_limit_per_minute: rate_limit,
                 };

@@ -95,6 +95,22 @@ async fn users_are_created_listed_disabled_and_given_new_tokens() {
 #[tokio::test]
 async fn keys_follow_the_same_rules_as_the_admin_api() {
     let ch = kit::fresh_database().await;
+    let (_, owner) = users::create(&ch.client(), "o@example.com", users::Role::Member)
+        .await
+        .unwrap();
+    let missing = ctl(
+        &ch,
+        &[
+            "keys",
+            "create",
+            "--owner",
+            "nobody@example.com",
+            "--name",
+            "s",
+        ],
+    );
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no user"));
     for (args, message) in [
         (
             vec!["--name", "s", "--domains", "https://shop.com"],
@@ -110,7 +126,7 @@ async fn keys_follow_the_same_rules_as_the_admin_api() {
             "rate_limit_per_minute",
         ),
     ] {
-        let mut full = vec!["keys", "create", "--owner", "o"];
+        let mut full = vec!["keys", "create", "--owner", "o@example.com"];
         full.extend(args);
         let out = ctl(&ch, &full);
         assert!(!out.status.success(), "{full:?}");
@@ -125,7 +141,7 @@ async fn keys_follow_the_same_rules_as_the_admin_api() {
             "keys",
             "create",
             "--owner",
-            "o",
+            "o@example.com",
             "--name",
             "shop",
             "--domains",
@@ -133,6 +149,7 @@ async fn keys_follow_the_same_rules_as_the_admin_api() {
         ],
     ));
     assert!(friction_schema::api_key::is_well_formed(&key));
-    let list = stdout(&ctl(&ch, &["keys", "list", "--owner", "o"]));
+    let owner = owner.user_id.to_string();
+    let list = stdout(&ctl(&ch, &["keys", "list", "--owner", &owner]));
     assert!(list.contains("shop.com,*.shop.com"), "{list}");
 }

@@ -22,7 +22,8 @@ pub fn is_well_formed(key: &str) -> bool {
             .all(u8::is_ascii_alphanumeric)
 }
 
-/// The stored form of a key: hex SHA-256. The key itself is shown once, at creation.
+/// The lookup form of a key: hex SHA-256. Ingest finds keys by it; the key itself is
+/// kept only for its owner's show/copy (`key_secret`).
 pub fn hash(key: &str) -> String {
     crate::hex(&Sha256::digest(key.as_bytes()))
 }

@@ -139,10 +139,11 @@ pub async fn serve(
     listener: TcpListener,
     readiness: Readiness,
     registry: Registry,
+    config: HttpConfig,
     shutdown: Shutdown,
 ) {
     let router = Arc::new(OpsRouter::new(readiness, registry));
-    http::serve(listener, router, &HttpConfig::default(), shutdown).await;
+    http::serve(listener, router, &config, shutdown).await;
 }
 
 #[cfg(test)]

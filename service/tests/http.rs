@@ -12,13 +12,15 @@ use hyper::{Request, Response, StatusCode};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-/// Echoes the body's length; `/slow` first waits 300 ms.
+/// Echoes the body's length; `/slow` first waits 300 ms, `/slower` 1.5 s.
 struct Echo;
 
 impl Router for Echo {
     async fn route(&self, req: Request<RequestBody>, _peer: SocketAddr) -> Response<Body> {
-        if req.uri().path() == "/slow" {
-            tokio::time::sleep(Duration::from_millis(300)).await;
+        match req.uri().path() {
+            "/slow" => tokio::time::sleep(Duration::from_millis(300)).await,
+            "/slower" => tokio::time::sleep(Duration::from_millis(1500)).await,
+            _ => {}
         }
         match req.into_body().collect().await {
             Ok(body) => http::json(
@@ -90,6 +92,12 @@ async fn idle_connections_and_unfinished_headers_are_closed() {
     assert!(answer.contains("{\"bytes\":0}"), "{answer}");
     assert!(closed, "an idle keep-alive connection stayed open");
 
+    // The header timeout on its own: the idle timer is far away.
+    let (addr, _stop, _task) = start(HttpConfig {
+        idle_timeout_ms: 60_000,
+        ..limits()
+    })
+    .await;
     let mut partial = TcpStream::connect(addr).await.unwrap();
     partial.write_all(b"GET / HTTP/1.1\r\nhost").await.unwrap();
     let (_, closed) = read_all(&mut partial, Duration::from_secs(3)).await;
@@ -97,6 +105,18 @@ async fn idle_connections_and_unfinished_headers_are_closed() {
         closed,
         "a connection that never finished its headers stayed open"
     );
+}
+
+#[tokio::test]
+async fn a_handler_slower_than_the_idle_timeout_still_answers() {
+    let (addr, _stop, _task) = start(limits()).await;
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(b"GET /slower HTTP/1.1\r\nhost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let (answer, _) = read_all(&mut stream, Duration::from_secs(4)).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer:?}");
 }
 
 #[tokio::test]

@@ -98,18 +98,27 @@ pub enum KeyError {
     Invalid(#[from] Invalid),
 }
 
+/// Characters that are invisible or reorder text: a name with them could pass for
+/// another in a listing.
+fn is_invisible(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}')
+}
+
 /// A trimmed name, if it follows the rules.
 pub fn check_name(name: &str) -> Result<String, Invalid> {
     let name = name.trim();
     let chars = name.chars().count();
-    if chars == 0 || chars > MAX_NAME_CHARS || name.chars().any(char::is_control) {
+    if chars == 0 || chars > MAX_NAME_CHARS || name.chars().any(is_invisible) {
         return Err(Invalid::Name);
     }
     Ok(name.to_owned())
 }
 
 /// Lower-cased domains, if each is a host name (`shop.example.com`) or a wildcard over
-/// one (`*.example.com`, every subdomain, not the domain itself).
+/// one (`*.example.com`, every subdomain, not the domain itself). A wildcard needs two
+/// labels at least (`*.com` would allow every site), and `null` is the origin of opaque
+/// documents, never a site.
 pub fn check_domains(domains: &[String]) -> Result<Vec<String>, Invalid> {
     if domains.len() > MAX_DOMAINS {
         return Err(Invalid::TooManyDomains);
@@ -125,7 +134,12 @@ pub fn check_domains(domains: &[String]) -> Result<Vec<String>, Invalid> {
                     && !l.starts_with('-')
                     && !l.ends_with('-')
             };
-            if host.len() <= 253 && host.split('.').all(label_ok) {
+            let wildcard = lower.starts_with("*.");
+            let ok = host.len() <= 253
+                && host.split('.').all(label_ok)
+                && host != "null"
+                && (!wildcard || host.contains('.'));
+            if ok {
                 Ok(lower)
             } else {
                 Err(Invalid::Domain(d.chars().take(100).collect()))
@@ -197,17 +211,33 @@ pub async fn list(client: &Client, owner_id: Option<&str>) -> Result<Vec<ApiKeyR
     Ok(rows)
 }
 
-/// The live key whose secret is `key`, if any. `key` should be well-formed.
+/// Key changes made by this process run one at a time. Each reads the latest version and
+/// writes the next; two interleaved would let the later write undo the earlier one (a
+/// rename reviving a key deleted a moment before).
+static CHANGES: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// The live key whose secret is `key`, if any, as ingest must treat it: a key deleted in
+/// any version stays deleted (a deletion is final, whatever raced with it), and the key of
+/// a disabled user is inactive. `key` should be well-formed.
 pub async fn find_by_key(
     client: &Client,
     key: &str,
 ) -> Result<Option<ApiKeyRow>, clickhouse::error::Error> {
     let row: Option<ApiKeyRow> = client
-        .query("SELECT ?fields FROM api_keys FINAL WHERE key_hash = ? LIMIT 1")
+        .query(
+            "SELECT ?fields FROM api_keys FINAL WHERE key_hash = ? \
+             AND key_hash NOT IN (SELECT key_hash FROM api_keys WHERE is_deleted = 1) LIMIT 1",
+        )
         .bind(api_key::hash(key))
         .fetch_optional()
         .await?;
-    Ok(row.filter(|r| r.is_deleted == 0))
+    let Some(mut row) = row.filter(|r| r.is_deleted == 0) else {
+        return Ok(None);
+    };
+    if row.active && crate::users::is_disabled(client, &row.owner_id).await? {
+        row.active = false;
+    }
+    Ok(Some(row))
 }
 
 /// Whether the table answers, for readiness.
@@ -260,6 +290,16 @@ pub async fn update(
     }
     row.updated_at = now_ms().max(row.updated_at + 1);
     write(client, &row).await?;
+    // Another process may have deleted the key meanwhile: the deletion stands.
+    let deleted: u64 = client
+        .query("SELECT count() FROM api_keys WHERE key_id = ? AND is_deleted = 1")
+        .bind(key_id.to_string())
+        .fetch_one()
+        .await?;
+    if deleted > 0 {
+        mark_deleted(client, row).await?;
+        return Err(KeyError::NotFound(key_id));
+    }
     Ok(row)
 }
 
@@ -278,7 +318,12 @@ pub async fn set_active(
 
 /// Deletes a key for good; ingest answers 401 for it within its cache TTL.
 pub async fn delete(client: &Client, key_id: Uuid) -> Result<(), KeyError> {
-    let mut row = get(client, key_id).await?;
+    let _one_at_a_time = CHANGES.lock().await;
+    let row = get(client, key_id).await?;
+    mark_deleted(client, row).await
+}
+
+async fn mark_deleted(client: &Client, mut row: ApiKeyRow) -> Result<(), KeyError> {
     row.active = false;
     row.is_deleted = 1;
     row.updated_at = now_ms().max(row.updated_at + 1);
@@ -304,7 +349,7 @@ mod tests {
     fn names_limits_and_domains_follow_the_rules() {
         assert_eq!(check_name("  Shop  ").unwrap(), "Shop");
         assert_eq!(check_name(&"é".repeat(100)).unwrap().chars().count(), 100);
-        for bad in ["", "   ", "a\nb"] {
+        for bad in ["", "   ", "a\nb", "\u{202e}evil", "a\u{200b}b"] {
             assert_eq!(check_name(bad), Err(Invalid::Name), "{bad:?}");
         }
         assert_eq!(check_name(&"x".repeat(101)), Err(Invalid::Name));
@@ -328,6 +373,8 @@ mod tests {
             "-shop.com",
             "shop..com",
             "shop.com.",
+            "*.com",
+            "null",
         ] {
             assert!(
                 matches!(domains(&[bad]), Err(Invalid::Domain(_))),

@@ -82,6 +82,10 @@ pub enum UserError {
     EmailTaken(String),
 }
 
+/// User changes made by this process run one at a time (each reads the latest version and
+/// writes the next, so two interleaved could undo each other).
+static CHANGES: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 fn hash(token: &str) -> String {
     friction_schema::hex(&Sha256::digest(token.as_bytes()))
 }
@@ -114,6 +118,7 @@ pub async fn create(
     role: Role,
 ) -> Result<(String, UserRow), UserError> {
     let email = check_email(email)?;
+    let _one_at_a_time = CHANGES.lock().await;
     if find_by_email(client, &email).await?.is_some() {
         return Err(UserError::EmailTaken(email));
     }
@@ -177,12 +182,31 @@ pub async fn authenticate(client: &Client, token: &str) -> Result<Option<UserRow
     Ok(row.filter(|r| bool::from(r.token_hash.as_bytes().ct_eq(hashed.as_bytes()))))
 }
 
-/// Enables or disables a user; a disabled user's token is refused at once.
+/// Whether `owner_id` names a user who was disabled (owners that are not users, such as
+/// keys made for an account outside the control plane, are not).
+pub async fn is_disabled(
+    client: &Client,
+    owner_id: &str,
+) -> Result<bool, clickhouse::error::Error> {
+    let Ok(id) = Uuid::try_parse(owner_id) else {
+        return Ok(false);
+    };
+    let disabled: u64 = client
+        .query("SELECT count() FROM users FINAL WHERE user_id = ? AND NOT active")
+        .bind(id.to_string())
+        .fetch_one()
+        .await?;
+    Ok(disabled > 0)
+}
+
+/// Enables or disables a user; a disabled user's token is refused at once, and ingest
+/// refuses their keys within its key-cache TTL.
 pub async fn set_active(
     client: &Client,
     id_or_email: &str,
     active: bool,
 ) -> Result<UserRow, UserError> {
+    let _one_at_a_time = CHANGES.lock().await;
     let mut row = get(client, id_or_email).await?;
     row.active = active;
     row.updated_at = now_ms().max(row.updated_at + 1);
@@ -195,6 +219,7 @@ pub async fn rotate_token(
     client: &Client,
     id_or_email: &str,
 ) -> Result<(String, UserRow), UserError> {
+    let _one_at_a_time = CHANGES.lock().await;
     let mut row = get(client, id_or_email).await?;
     let token = generate_token();
     row.token_hash = hash(&token);

@@ -2,12 +2,13 @@
 //! topics, migrations are idempotent and race-safe, rows written with the `clickhouse`
 //! crate read back equal, every bucket stores objects, and keys can be managed.
 
+use friction_schema::api_key::ApiKeyRow;
 use friction_schema::envelope::{EnvelopeHeader, ENVELOPE_VERSION};
 use friction_schema::event::{Event, EventType, ValidityFlags};
 use friction_schema::rows::{EventRow, FrictionRow, HeatmapRow, PerformanceRow};
 use friction_schema::topics;
-use friction_store::keys;
 use friction_store::migrations::{migrate, MIGRATIONS};
+use friction_store::{keys, users};
 use friction_testkit::stack::Stack;
 use minio::s3::types::S3Api;
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -274,4 +275,89 @@ async fn keys_are_created_listed_disabled_and_deleted() {
         keys::get(&client, row.key_id).await,
         Err(keys::KeyError::NotFound(_))
     ));
+}
+
+#[tokio::test]
+async fn a_deleted_key_stays_deleted_whatever_raced_with_it() {
+    let client = fresh_db().await;
+    let (key, row) = keys::create(
+        &client,
+        keys::NewKey {
+            name: "shop".into(),
+            owner_id: "owner".into(),
+            allowed_domains: vec![],
+            rate_limit_per_minute: 60,
+        },
+    )
+    .await
+    .unwrap();
+    keys::delete(&client, row.key_id).await.unwrap();
+    // A change that read the key before the deletion writes its version afterwards, as
+    // another admin instance racing with the delete would.
+    let mut stale = row.clone();
+    stale.name = "renamed".into();
+    stale.updated_at = friction_schema::now_ms() + 1000;
+    let mut insert = client.insert::<ApiKeyRow>("api_keys").await.unwrap();
+    insert.write(&stale).await.unwrap();
+    insert.end().await.unwrap();
+    assert_eq!(keys::find_by_key(&client, &key).await.unwrap(), None);
+    // A change through the repository notices, and puts the deletion back on top.
+    let change = keys::KeyChange {
+        name: Some("again".into()),
+        ..keys::KeyChange::default()
+    };
+    assert!(matches!(
+        keys::update(&client, row.key_id, change).await,
+        Err(keys::KeyError::NotFound(_))
+    ));
+    assert!(matches!(
+        keys::get(&client, row.key_id).await,
+        Err(keys::KeyError::NotFound(_))
+    ));
+}
+
+#[tokio::test]
+async fn the_keys_of_a_disabled_user_are_inactive() {
+    let client = fresh_db().await;
+    let (_, user) = users::create(&client, "ann@example.com", users::Role::Member)
+        .await
+        .unwrap();
+    let (key, _) = keys::create(
+        &client,
+        keys::NewKey {
+            name: "shop".into(),
+            owner_id: user.user_id.to_string(),
+            allowed_domains: vec![],
+            rate_limit_per_minute: 60,
+        },
+    )
+    .await
+    .unwrap();
+    assert!(
+        keys::find_by_key(&client, &key)
+            .await
+            .unwrap()
+            .unwrap()
+            .active
+    );
+    users::set_active(&client, "ann@example.com", false)
+        .await
+        .unwrap();
+    assert!(
+        !keys::find_by_key(&client, &key)
+            .await
+            .unwrap()
+            .unwrap()
+            .active
+    );
+    users::set_active(&client, "ann@example.com", true)
+        .await
+        .unwrap();
+    assert!(
+        keys::find_by_key(&client, &key)
+            .await
+            .unwrap()
+            .unwrap()
+            .active
+    );
 }

@@ -89,8 +89,11 @@ async fn owned(call: &Call<'_>, caller: &Caller) -> Result<ApiKeyRow, AdminError
 }
 
 async fn last_used(call: &Call<'_>, rows: &[ApiKeyRow]) -> Result<HashMap<Uuid, i64>, AdminError> {
-    let ids: Vec<Uuid> = rows.iter().map(|r| r.key_id).collect();
-    Ok(usage::last_used(&call.state.clickhouse, &ids).await?)
+    let keys: Vec<(&str, Uuid)> = rows
+        .iter()
+        .map(|r| (r.owner_id.as_str(), r.key_id))
+        .collect();
+    Ok(usage::last_used(&call.state.clickhouse, &keys).await?)
 }
 
 /// `GET /v1/keys` (admins may filter with `?owner_id=`).

@@ -9,7 +9,7 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -47,8 +47,9 @@ pub struct HttpConfig {
     pub header_timeout_ms: u64,
     /// Time to receive a request's whole body, from its headers on.
     pub body_timeout_ms: u64,
-    /// A connection that neither sends nor takes a byte for this long is closed: idle
-    /// keep-alive connections, and clients that stopped reading their answers.
+    /// A connection that neither sends nor takes a byte for this long, while no request
+    /// of it is being handled, is closed: idle keep-alive connections, and clients that
+    /// stopped reading their answers.
     pub idle_timeout_ms: u64,
     /// How long shutdown waits for open connections to finish.
     pub drain_timeout_ms: u64,
@@ -73,7 +74,8 @@ impl HttpConfig {
         positive("http.max_connections", self.max_connections as u64)?;
         positive("http.header_timeout_ms", self.header_timeout_ms)?;
         positive("http.body_timeout_ms", self.body_timeout_ms)?;
-        positive("http.idle_timeout_ms", self.idle_timeout_ms)
+        positive("http.idle_timeout_ms", self.idle_timeout_ms)?;
+        positive("http.drain_timeout_ms", self.drain_timeout_ms)
     }
 }
 
@@ -155,22 +157,25 @@ struct Connection<R> {
 
 impl<R: Router> Connection<R> {
     async fn run(mut self, stream: TcpStream, peer: SocketAddr) {
-        let progress = Arc::new(AtomicU64::new(0));
+        let activity = Arc::new(Activity::default());
         let io = TokioIo::new(Watched {
             inner: stream,
-            progress: progress.clone(),
+            activity: activity.clone(),
         });
         let (router, body_timeout) = (self.router.clone(), self.limits.body);
+        let requests = activity.clone();
         let service = service_fn(move |req: Request<Incoming>| {
             let router = router.clone();
+            let busy = Busy::start(requests.clone());
             async move {
+                let _busy = busy;
                 let req = req.map(|body| RequestBody::new(body, body_timeout));
                 Ok::<_, Infallible>(router.route(req, peer).await)
             }
         });
         let conn = self.builder.serve_connection(io, service);
         tokio::pin!(conn);
-        let idle = idle(progress, self.limits.idle);
+        let idle = idle(activity, self.limits.idle);
         tokio::pin!(idle);
         let mut draining = false;
         loop {
@@ -194,12 +199,40 @@ impl<R: Router> Connection<R> {
     }
 }
 
-/// Resolves once a whole `window` passed without a byte read or written.
-async fn idle(progress: Arc<AtomicU64>, window: Duration) {
+/// What the idle timer watches on one connection.
+#[derive(Default)]
+struct Activity {
+    /// Moves on every read or write that moved bytes, and when a request ends.
+    progress: AtomicU64,
+    /// Requests being handled now.
+    handling: AtomicUsize,
+}
+
+/// Counts a request as handled until dropped (also when its handler is cancelled).
+struct Busy(Arc<Activity>);
+
+impl Busy {
+    fn start(activity: Arc<Activity>) -> Self {
+        activity.handling.fetch_add(1, Ordering::Relaxed);
+        Busy(activity)
+    }
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        self.0.handling.fetch_sub(1, Ordering::Relaxed);
+        self.0.progress.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Resolves once a whole `window` passed without a byte read or written and with no
+/// request being handled: a slow handler never loses its connection to the idle timer.
+async fn idle(activity: Arc<Activity>, window: Duration) {
     loop {
-        let seen = progress.load(Ordering::Relaxed);
+        let seen = activity.progress.load(Ordering::Relaxed);
         tokio::time::sleep(window).await;
-        if progress.load(Ordering::Relaxed) == seen {
+        let quiet = activity.progress.load(Ordering::Relaxed) == seen;
+        if quiet && activity.handling.load(Ordering::Relaxed) == 0 {
             return;
         }
     }
@@ -208,13 +241,13 @@ async fn idle(progress: Arc<AtomicU64>, window: Duration) {
 /// A socket that counts the reads and writes that moved bytes (one relaxed add each).
 struct Watched {
     inner: TcpStream,
-    progress: Arc<AtomicU64>,
+    activity: Arc<Activity>,
 }
 
 impl Watched {
     fn moved<T>(&self, result: Poll<io::Result<T>>, bytes: bool) -> Poll<io::Result<T>> {
         if bytes && matches!(result, Poll::Ready(Ok(_))) {
-            self.progress.fetch_add(1, Ordering::Relaxed);
+            self.activity.progress.fetch_add(1, Ordering::Relaxed);
         }
         result
     }
