@@ -3,6 +3,7 @@
 
 use friction_service::config::{socket_addr, ClickHouseConfig, ServiceConfig};
 use friction_service::http::HttpConfig;
+use friction_store::objects::S3Config;
 use serde::{Deserialize, Serialize};
 
 /// Everything the admin service needs.
@@ -16,6 +17,11 @@ pub struct AdminConfig {
     /// ClickHouse (users, keys, usage).
     #[serde(flatten)]
     pub clickhouse: ClickHouseConfig,
+    /// Object storage, for playback URLs of recordings.
+    #[serde(flatten)]
+    pub s3: S3Config,
+    /// How long a presigned playback or download URL works, seconds.
+    pub presign_expiry_s: u64,
     /// The ingest URL browsers use, written into install snippets.
     pub public_ingest_url: String,
     /// Largest JSON body accepted.
@@ -28,6 +34,8 @@ impl Default for AdminConfig {
             listen: "127.0.0.1:8090".into(),
             http: HttpConfig::default(),
             clickhouse: ClickHouseConfig::default(),
+            s3: S3Config::default(),
+            presign_expiry_s: 900,
             public_ingest_url: "http://127.0.0.1:8080".into(),
             max_body_bytes: 64 * 1024,
         }
@@ -39,6 +47,9 @@ impl ServiceConfig for AdminConfig {
         socket_addr("listen", &self.listen)?;
         self.http.validate()?;
         friction_service::config::positive("max_body_bytes", self.max_body_bytes as u64)?;
+        if !(1..=7 * 24 * 3600).contains(&self.presign_expiry_s) {
+            return Err("presign_expiry_s must be between 1 and 604800 (7 days)".into());
+        }
         let url = &self.public_ingest_url;
         let plausible = (url.starts_with("http://") || url.starts_with("https://"))
             && !url.contains(['"', '<', '>', ' ']);

@@ -36,6 +36,12 @@ pub enum AdminError {
     /// A field the endpoint does not take.
     #[error("unknown field {0:?}")]
     UnknownField(String),
+    /// A query parameter is wrong.
+    #[error("{0}")]
+    InvalidQuery(String),
+    /// The object store cannot sign or serve now.
+    #[error("object storage is unavailable; retry later")]
+    StoreUnavailable,
     /// `is_active` is not a boolean.
     #[error("is_active must be true or false")]
     InvalidActive,
@@ -70,15 +76,14 @@ impl ApiError for AdminError {
             UserDisabled | Forbidden => StatusCode::FORBIDDEN,
             NotFound(_) | NoRoute => StatusCode::NOT_FOUND,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            InvalidJson(_) | UnknownField(_) | InvalidActive | EmptyChange | InvalidKey(_) => {
-                StatusCode::BAD_REQUEST
-            }
+            InvalidJson(_) | UnknownField(_) | InvalidActive | EmptyChange | InvalidKey(_)
+            | InvalidQuery(_) => StatusCode::BAD_REQUEST,
             PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             KeyNotRevealable => StatusCode::CONFLICT,
             BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             // 503, not 500: the request was fine and will succeed once ClickHouse is back.
-            Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Unavailable | StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -92,6 +97,7 @@ impl ApiError for AdminError {
             NotFound(_) | NoRoute => "not_found",
             MethodNotAllowed => "method_not_allowed",
             InvalidJson(_) => "invalid_json",
+            InvalidQuery(_) => "invalid_query",
             UnknownField(_) => "unknown_field",
             InvalidActive => "invalid_is_active",
             EmptyChange => "empty_change",
@@ -100,12 +106,12 @@ impl ApiError for AdminError {
             UnsupportedMediaType => "unsupported_media_type",
             KeyNotRevealable => "key_not_revealable",
             BodyTimeout(_) => "request_timeout",
-            Unavailable => "unavailable",
+            Unavailable | StoreUnavailable => "unavailable",
         }
     }
 
     fn retry_after_s(&self) -> Option<u64> {
-        matches!(self, AdminError::Unavailable).then_some(5)
+        matches!(self, AdminError::Unavailable | AdminError::StoreUnavailable).then_some(5)
     }
 
     /// Bad input names its field, so a form can show the error beside it.

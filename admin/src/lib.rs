@@ -32,7 +32,7 @@ pub async fn run(
     config: AdminConfig,
     listener: TcpListener,
     shutdown: Shutdown,
-) -> Result<(), prometheus::Error> {
+) -> Result<(), state::StartError> {
     let state = Arc::new(state::State::new(&config)?);
     let ready = state.readiness.flag("clickhouse");
     let (probe, mut probe_shutdown) = (state.clone(), shutdown.clone());

@@ -32,6 +32,10 @@ pub enum Route {
     UpdateKey,
     /// Delete a key.
     DeleteKey,
+    /// Session recordings (admins).
+    ListRecordings,
+    /// One recording with a playback URL (admins).
+    GetRecording,
 }
 
 /// Every route: method, path pattern (`{id}` is a path parameter), what it does.
@@ -46,6 +50,8 @@ pub const ROUTES: &[(Method, &str, Route)] = &[
     (Method::GET, "/v1/keys/{id}", Route::GetKey),
     (Method::PATCH, "/v1/keys/{id}", Route::UpdateKey),
     (Method::DELETE, "/v1/keys/{id}", Route::DeleteKey),
+    (Method::GET, "/v1/recordings", Route::ListRecordings),
+    (Method::GET, "/v1/recordings/{id}", Route::GetRecording),
 ];
 
 /// The path parameter when `path` fits `pattern` (`Some("")` when it has none).

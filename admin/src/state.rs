@@ -1,15 +1,33 @@
 //! What the admin handlers share.
 
+use std::time::Duration;
+
 use friction_service::ops::Readiness;
+use friction_store::objects::{ObjectError, ObjectStore};
 use prometheus::Registry;
 
 use crate::config::AdminConfig;
 use crate::metrics::Metrics;
 
+/// The admin service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// Metrics could not be registered.
+    #[error("metrics: {0}")]
+    Metrics(#[from] prometheus::Error),
+    /// The object-store settings are unusable.
+    #[error("{0}")]
+    Objects(#[from] ObjectError),
+}
+
 /// Everything a handler needs.
 pub struct State {
     /// The control-plane database.
     pub clickhouse: clickhouse::Client,
+    /// Object storage, for presigned URLs.
+    pub objects: ObjectStore,
+    /// How long presigned URLs work.
+    pub presign_expiry: Duration,
     /// The ingest URL for install snippets, without a trailing slash.
     pub public_ingest_url: String,
     /// Largest JSON body accepted.
@@ -24,10 +42,12 @@ pub struct State {
 
 impl State {
     /// Builds the state from the config.
-    pub fn new(config: &AdminConfig) -> Result<Self, prometheus::Error> {
+    pub fn new(config: &AdminConfig) -> Result<Self, StartError> {
         let registry = Registry::new();
         Ok(State {
             clickhouse: config.clickhouse.client(),
+            objects: ObjectStore::new(&config.s3)?,
+            presign_expiry: Duration::from_secs(config.presign_expiry_s),
             public_ingest_url: config.public_ingest_url.trim_end_matches('/').to_owned(),
             max_body_bytes: config.max_body_bytes,
             metrics: Metrics::new(&registry)?,

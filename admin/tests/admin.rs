@@ -8,8 +8,11 @@ use std::time::{Duration, Instant};
 use friction_admin::router::{Route, ROUTES};
 use friction_admin::AdminConfig;
 use friction_ingest::IngestConfig;
+use friction_schema::topics::BUCKET_RECORDINGS;
 use friction_service::config::ClickHouseConfig;
 use friction_service::shutdown::{self, Trigger};
+use friction_store::objects::ObjectStore;
+use friction_store::recordings::{self, RecordingRow};
 use friction_store::users::{self, Role};
 use friction_testkit::{self as kit, Answer};
 use serde_json::{json, Value};
@@ -22,8 +25,12 @@ struct Admin {
     alice_id: String,
     bob: String,
     disabled: String,
+    recording: RecordingRow,
     _stop: Trigger,
 }
+
+/// Bytes of the recording every admin test starts with.
+const RECORDED: &[u8] = b"\x1a\x45\xdf\xa3 a short recording";
 
 impl Admin {
     async fn start() -> Admin {
@@ -44,11 +51,39 @@ impl Admin {
         users::set_active(&client, "gone@example.com", false)
             .await
             .unwrap();
+        // A recording as ingest stores one: the object, then its row.
+        let s3 = kit::stack().s3().unwrap();
+        let recording = RecordingRow {
+            recording_id: uuid::Uuid::new_v4(),
+            owner_id: alice_row.user_id.to_string(),
+            key_id: uuid::Uuid::new_v4(),
+            session_id: kit::unique("session"),
+            page_view_id: String::new(),
+            url: String::new(),
+            object_key: format!("test/{}.webm", uuid::Uuid::new_v4()),
+            content_type: "video/webm".into(),
+            size_bytes: RECORDED.len() as u64,
+            started_at: friction_schema::now_ms() - 60_000,
+            uploaded_at: friction_schema::now_ms(),
+            duration_ms: 1500,
+        };
+        ObjectStore::new(&s3)
+            .unwrap()
+            .put(
+                BUCKET_RECORDINGS,
+                &recording.object_key,
+                RECORDED.into(),
+                "video/webm",
+            )
+            .await
+            .unwrap();
+        recordings::insert(&client, &recording).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let (stop, shutdown) = shutdown::channel();
         let config = AdminConfig {
             clickhouse: ch.clone(),
+            s3,
             public_ingest_url: "https://ingest.example.test".into(),
             ..AdminConfig::default()
         };
@@ -61,6 +96,7 @@ impl Admin {
             alice_id: alice_row.user_id.to_string(),
             bob,
             disabled,
+            recording,
             _stop: stop,
         }
     }
@@ -89,8 +125,8 @@ impl Admin {
     }
 }
 
-/// A request for `route` on `key_id`.
-fn request(route: Route, key_id: &str) -> (&'static str, String, String) {
+/// A request for `route` on `key_id` or `recording_id`.
+fn request(route: Route, key_id: &str, recording_id: &str) -> (&'static str, String, String) {
     let by_id = format!("/v1/keys/{key_id}");
     match route {
         Route::Ops => unreachable!("ops routes need no token"),
@@ -101,6 +137,12 @@ fn request(route: Route, key_id: &str) -> (&'static str, String, String) {
         Route::GetKey => ("GET", format!("{by_id}?reveal=true"), String::new()),
         Route::UpdateKey => ("PATCH", by_id, r#"{"name":"renamed"}"#.into()),
         Route::DeleteKey => ("DELETE", by_id, String::new()),
+        Route::ListRecordings => ("GET", "/v1/recordings".into(), String::new()),
+        Route::GetRecording => (
+            "GET",
+            format!("/v1/recordings/{recording_id}"),
+            String::new(),
+        ),
     }
 }
 
@@ -127,13 +169,17 @@ async fn every_route_answers_each_kind_of_caller() {
         for (who, token) in callers {
             // A fresh key of Alice's for each caller, so deletes do not leak across rows.
             let (key_id, key) = s.key(&s.alice, json!({"name": "site"})).await;
-            let (method, path, body) = request(*route, &key_id);
+            let recording_id = s.recording.recording_id.to_string();
+            let (method, path, body) = request(*route, &key_id, &recording_id);
             let a = s.call(method, &path, token, &body).await;
             let (status, code) = match (who, route) {
                 ("no token", _) => (401, Some("missing_token")),
                 ("bad token", _) => (401, Some("invalid_token")),
                 ("disabled user", _) => (403, Some("user_disabled")),
-                ("member owner" | "other member", Route::ListUsers) => (403, Some("forbidden")),
+                (
+                    "member owner" | "other member",
+                    Route::ListUsers | Route::ListRecordings | Route::GetRecording,
+                ) => (403, Some("forbidden")),
                 ("other member", Route::GetKey | Route::UpdateKey | Route::DeleteKey) => {
                     (404, Some("not_found"))
                 }
@@ -175,6 +221,12 @@ async fn every_route_answers_each_kind_of_caller() {
                             );
                         }
                         Route::UpdateKey => assert_eq!(v["name"], "renamed"),
+                        Route::ListRecordings => {
+                            assert!(!v["recordings"].as_array().unwrap().is_empty())
+                        }
+                        Route::GetRecording => {
+                            assert!(v["playback_url"].as_str().unwrap().starts_with("http"))
+                        }
                         Route::DeleteKey | Route::Ops => unreachable!(),
                     }
                 }
@@ -712,4 +764,79 @@ async fn send(url: &str, method: &str, path: &str, auth: &str, body: &'static st
         ("content-type", "application/json"),
     ];
     kit::request(method, &format!("{url}{path}"), &headers, body).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admins_list_recordings_and_play_them_from_an_expiring_url() {
+    let s = Admin::start().await;
+    let r = &s.recording;
+    let list = s
+        .call(
+            "GET",
+            &format!("/v1/recordings?session_id={}", r.session_id),
+            Some(&s.admin),
+            "",
+        )
+        .await
+        .json();
+    let found = list["recordings"].as_array().unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0]["id"], r.recording_id.to_string());
+    assert_eq!(found[0]["duration_ms"], 1500);
+    assert_eq!(found[0]["size_bytes"], RECORDED.len());
+    let none = s
+        .call(
+            "GET",
+            "/v1/recordings?session_id=nobody",
+            Some(&s.admin),
+            "",
+        )
+        .await
+        .json();
+    assert_eq!(none["recordings"], json!([]));
+    let later = s
+        .call(
+            "GET",
+            &format!(
+                "/v1/recordings?session_id={}&from=2100-01-01T00:00:00Z",
+                r.session_id
+            ),
+            Some(&s.admin),
+            "",
+        )
+        .await
+        .json();
+    assert_eq!(later["recordings"], json!([]));
+    let bad = s
+        .call("GET", "/v1/recordings?from=yesterday", Some(&s.admin), "")
+        .await;
+    assert_eq!(
+        (bad.status, bad.json()["error"].clone()),
+        (400, json!("invalid_query"))
+    );
+
+    let one = s
+        .call(
+            "GET",
+            &format!("/v1/recordings/{}", r.recording_id),
+            Some(&s.admin),
+            "",
+        )
+        .await
+        .json();
+    let url = one["playback_url"].as_str().unwrap();
+    assert!(url.contains("X-Amz-Expires=900"), "{url}");
+    assert!(one["playback_expires_at"].as_str().unwrap().ends_with('Z'));
+    let played = kit::request("GET", url, &[], "").await;
+    assert_eq!(played.status, 200);
+    assert_eq!(played.body.as_ref(), RECORDED);
+    let missing = s
+        .call(
+            "GET",
+            &format!("/v1/recordings/{}", uuid::Uuid::new_v4()),
+            Some(&s.admin),
+            "",
+        )
+        .await;
+    assert_eq!(missing.status, 404);
 }

@@ -1,9 +1,11 @@
 //! The API's endpoints, one file per resource; each takes a [`Call`] and answers JSON.
 //!
 //! - [`keys`]: `/v1/keys` and `/v1/keys/{id}`;
+//! - [`recordings`]: `/v1/recordings` and `/v1/recordings/{id}` (admins);
 //! - [`users`]: `/v1/me` and `/v1/users`.
 
 pub mod keys;
+pub mod recordings;
 pub mod users;
 
 use std::time::{Duration, UNIX_EPOCH};
@@ -66,6 +68,8 @@ pub async fn handle(
         Route::GetKey => keys::get(&call, &caller).await,
         Route::UpdateKey => keys::update(&call, &caller, read_object(&call, body).await?).await,
         Route::DeleteKey => keys::delete(&call, &caller).await,
+        Route::ListRecordings => recordings::list(&call, &caller).await,
+        Route::GetRecording => recordings::get(&call, &caller).await,
     }
 }
 
