@@ -197,12 +197,15 @@ pub async fn update(
     ))
 }
 
-/// `DELETE /v1/keys/{id}`: 204; ingest refuses the key within its cache TTL.
+/// `DELETE /v1/keys/{id}`: the key as it was, marked deleted; ingest refuses it within
+/// its cache TTL.
 pub async fn delete(call: &Call<'_>, caller: &Caller) -> Result<Response<Body>, AdminError> {
     let row = owned(call, caller).await?;
+    let used = last_used(call, std::slice::from_ref(&row)).await?;
     keys::delete(&call.state.clickhouse, row.key_id).await?;
     tracing::info!(key_id = %row.key_id, "key deleted");
-    let mut response = Response::new(Body::default());
-    *response.status_mut() = StatusCode::NO_CONTENT;
-    Ok(response)
+    let mut value = key_json(&row, used.get(&row.key_id).copied());
+    value["is_active"] = false.into();
+    value["deleted"] = true.into();
+    Ok(reply(StatusCode::OK, &value))
 }
