@@ -14,7 +14,7 @@ use uuid::Uuid;
 use crate::body;
 use crate::enrich;
 use crate::error::{rejected_json, ApiError};
-use crate::policy::{self, Admitted, Rate, Refused};
+use crate::policy::{self, Rate, Refused};
 use crate::sink::kafka::SinkError;
 use crate::state::State;
 
@@ -56,15 +56,12 @@ where
     let encoding = body::encoding(&parts.headers)?;
     body::check_length(&parts.headers, &state.settings.body_limits)?;
 
-    let Admitted { key, rate } = state
+    let admitted = state
         .policy
         .admit(key, &parts.headers, state.clock.now())
         .await?;
-    let known = |error| Refused {
-        error,
-        rate: Some(rate),
-        origin_refused: false,
-    };
+    let (key, rate) = (&admitted.key, admitted.rate);
+    let known = |error| admitted.refuse(error);
 
     let user_agent = enrich::user_agent(&parts.headers);
     if state.policy.bots.is_bot(user_agent) {
@@ -156,7 +153,7 @@ where
             .with_label_values(&[kind.as_str()])
             .inc_by(*n);
     }
-    state.usage.record(&key, events.len() as u64, received_at);
+    state.usage.record(key, events.len() as u64, received_at);
     Ok((breakdown, rejected, Some(rate)))
 }
 

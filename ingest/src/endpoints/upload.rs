@@ -16,7 +16,7 @@ use http_body_util::BodyExt;
 use uuid::Uuid;
 
 use crate::error::ApiError;
-use crate::policy::{self, Admitted, Rate, Refused};
+use crate::policy::{self, Rate, Refused};
 use crate::state::State;
 
 /// What can be uploaded.
@@ -193,15 +193,12 @@ async fn accept(
     if announced.is_some_and(|n| n > max) {
         return Err(too_large(max).into());
     }
-    let Admitted { key, rate } = state
+    let admitted = state
         .policy
         .admit(key, &parts.headers, state.clock.now())
         .await?;
-    let known = |error| Refused {
-        error,
-        rate: Some(rate),
-        origin_refused: false,
-    };
+    let (key, rate) = (&admitted.key, admitted.rate);
+    let known = |error| admitted.refuse(error);
     let _slot = state
         .upload_slots
         .try_acquire()

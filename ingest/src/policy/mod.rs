@@ -43,6 +43,17 @@ pub struct Admitted {
     pub rate: Rate,
 }
 
+impl Admitted {
+    /// A refusal after admission (bad body, storage down): the key's rate still shows.
+    pub fn refuse(&self, error: ApiError) -> Refused {
+        Refused {
+            error,
+            rate: Some(self.rate),
+            origin_refused: false,
+        }
+    }
+}
+
 /// A request that may not, with what its response must still say.
 #[derive(Debug)]
 pub struct Refused {
