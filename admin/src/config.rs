@@ -1,7 +1,7 @@
 //! Admin configuration: defaults here, overridden by `FRICTION_CONFIG` TOML and
 //! `FRICTION_*` env vars (see `friction_service::config`).
 
-use friction_service::config::{socket_addr, ClickHouseConfig, ServiceConfig};
+use friction_service::config::{socket_addr, ClickHouseConfig, KafkaConfig, ServiceConfig};
 use friction_service::http::HttpConfig;
 use friction_store::objects::S3Config;
 use serde::{Deserialize, Serialize};
@@ -17,6 +17,11 @@ pub struct AdminConfig {
     /// ClickHouse (users, keys, usage).
     #[serde(flatten)]
     pub clickhouse: ClickHouseConfig,
+    /// Kafka, where export jobs are queued.
+    #[serde(flatten)]
+    pub kafka: KafkaConfig,
+    /// Topic of export jobs.
+    pub exports_topic: String,
     /// Object storage, for playback URLs of recordings.
     #[serde(flatten)]
     pub s3: S3Config,
@@ -34,6 +39,8 @@ impl Default for AdminConfig {
             listen: "127.0.0.1:8090".into(),
             http: HttpConfig::default(),
             clickhouse: ClickHouseConfig::default(),
+            kafka: KafkaConfig::default(),
+            exports_topic: friction_schema::topics::EXPORT_JOBS.into(),
             s3: S3Config::default(),
             presign_expiry_s: 900,
             public_ingest_url: "http://127.0.0.1:8080".into(),

@@ -39,6 +39,12 @@ pub enum AdminError {
     /// A query parameter is wrong.
     #[error("{0}")]
     InvalidQuery(String),
+    /// Export parameters break a rule.
+    #[error(transparent)]
+    InvalidParams(#[from] friction_schema::export::InvalidParams),
+    /// Kafka did not take the export job.
+    #[error("export jobs cannot be queued now; retry later")]
+    QueueUnavailable,
     /// The object store cannot sign or serve now.
     #[error("object storage is unavailable; retry later")]
     StoreUnavailable,
@@ -77,13 +83,13 @@ impl ApiError for AdminError {
             NotFound(_) | NoRoute => StatusCode::NOT_FOUND,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             InvalidJson(_) | UnknownField(_) | InvalidActive | EmptyChange | InvalidKey(_)
-            | InvalidQuery(_) => StatusCode::BAD_REQUEST,
+            | InvalidQuery(_) | InvalidParams(_) => StatusCode::BAD_REQUEST,
             PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             KeyNotRevealable => StatusCode::CONFLICT,
             BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             // 503, not 500: the request was fine and will succeed once ClickHouse is back.
-            Unavailable | StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Unavailable | StoreUnavailable | QueueUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -98,6 +104,7 @@ impl ApiError for AdminError {
             MethodNotAllowed => "method_not_allowed",
             InvalidJson(_) => "invalid_json",
             InvalidQuery(_) => "invalid_query",
+            InvalidParams(_) => "invalid_params",
             UnknownField(_) => "unknown_field",
             InvalidActive => "invalid_is_active",
             EmptyChange => "empty_change",
@@ -106,12 +113,16 @@ impl ApiError for AdminError {
             UnsupportedMediaType => "unsupported_media_type",
             KeyNotRevealable => "key_not_revealable",
             BodyTimeout(_) => "request_timeout",
-            Unavailable | StoreUnavailable => "unavailable",
+            Unavailable | StoreUnavailable | QueueUnavailable => "unavailable",
         }
     }
 
     fn retry_after_s(&self) -> Option<u64> {
-        matches!(self, AdminError::Unavailable | AdminError::StoreUnavailable).then_some(5)
+        matches!(
+            self,
+            AdminError::Unavailable | AdminError::StoreUnavailable | AdminError::QueueUnavailable
+        )
+        .then_some(5)
     }
 
     /// Bad input names its field, so a form can show the error beside it.
@@ -119,6 +130,7 @@ impl ApiError for AdminError {
         let field = match self {
             AdminError::InvalidKey(invalid) => Some(invalid.field()),
             AdminError::InvalidActive => Some("is_active"),
+            AdminError::InvalidParams(invalid) => Some(invalid.field),
             AdminError::UnknownField(name) => {
                 body.insert("field".into(), name.clone().into());
                 None

@@ -4,7 +4,8 @@
 //!
 //! Layout: [`run`] serves [`router`] (the one route table) on
 //! `friction_service::http::serve`; [`auth`] finds the caller; [`endpoints`] answer, over
-//! the `friction_store` repositories, sharing [`state`]; [`error`] shapes every refusal;
+//! the `friction_store` repositories, sharing [`state`]; [`jobs`] queues export jobs on
+//! Kafka; [`error`] shapes every refusal;
 //! [`metrics`] and [`config`].
 #![warn(missing_docs)]
 
@@ -12,6 +13,7 @@ pub mod auth;
 pub mod config;
 pub mod endpoints;
 pub mod error;
+pub mod jobs;
 pub mod metrics;
 pub mod router;
 pub mod state;

@@ -36,6 +36,12 @@ pub enum Route {
     ListRecordings,
     /// One recording with a playback URL (admins).
     GetRecording,
+    /// Request a PDF report.
+    CreateExport,
+    /// The caller's export jobs (admins: every job).
+    ListExports,
+    /// One job, with a download URL once completed.
+    GetExport,
 }
 
 /// Every route: method, path pattern (`{id}` is a path parameter), what it does.
@@ -52,6 +58,9 @@ pub const ROUTES: &[(Method, &str, Route)] = &[
     (Method::DELETE, "/v1/keys/{id}", Route::DeleteKey),
     (Method::GET, "/v1/recordings", Route::ListRecordings),
     (Method::GET, "/v1/recordings/{id}", Route::GetRecording),
+    (Method::POST, "/v1/exports", Route::CreateExport),
+    (Method::GET, "/v1/exports", Route::ListExports),
+    (Method::GET, "/v1/exports/{id}", Route::GetExport),
 ];
 
 /// The path parameter when `path` fits `pattern` (`Some("")` when it has none).

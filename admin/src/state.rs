@@ -7,6 +7,7 @@ use friction_store::objects::{ObjectError, ObjectStore};
 use prometheus::Registry;
 
 use crate::config::AdminConfig;
+use crate::jobs::JobQueue;
 use crate::metrics::Metrics;
 
 /// The admin service could not start.
@@ -15,6 +16,9 @@ pub enum StartError {
     /// Metrics could not be registered.
     #[error("metrics: {0}")]
     Metrics(#[from] prometheus::Error),
+    /// The Kafka producer could not be created.
+    #[error("kafka producer: {0}")]
+    Kafka(#[from] rdkafka::error::KafkaError),
     /// The object-store settings are unusable.
     #[error("{0}")]
     Objects(#[from] ObjectError),
@@ -24,6 +28,8 @@ pub enum StartError {
 pub struct State {
     /// The control-plane database.
     pub clickhouse: clickhouse::Client,
+    /// Queues export jobs.
+    pub jobs: JobQueue,
     /// Object storage, for presigned URLs.
     pub objects: ObjectStore,
     /// How long presigned URLs work.
@@ -46,6 +52,7 @@ impl State {
         let registry = Registry::new();
         Ok(State {
             clickhouse: config.clickhouse.client(),
+            jobs: JobQueue::new(&config.kafka, config.exports_topic.clone())?,
             objects: ObjectStore::new(&config.s3)?,
             presign_expiry: Duration::from_secs(config.presign_expiry_s),
             public_ingest_url: config.public_ingest_url.trim_end_matches('/').to_owned(),

@@ -11,6 +11,7 @@ use friction_ingest::IngestConfig;
 use friction_schema::topics::BUCKET_RECORDINGS;
 use friction_service::config::ClickHouseConfig;
 use friction_service::shutdown::{self, Trigger};
+use friction_store::exports::{self, ExportJobRow};
 use friction_store::objects::ObjectStore;
 use friction_store::recordings::{self, RecordingRow};
 use friction_store::users::{self, Role};
@@ -26,6 +27,8 @@ struct Admin {
     bob: String,
     disabled: String,
     recording: RecordingRow,
+    /// A pending export job of Alice's.
+    export_id: String,
     _stop: Trigger,
 }
 
@@ -78,11 +81,24 @@ impl Admin {
             .await
             .unwrap();
         recordings::insert(&client, &recording).await.unwrap();
+        let params = json!({"report_type": "friction_summary", "date_from": "2026-11-01", "date_to": "2026-11-02"});
+        let mut export = ExportJobRow::new(
+            &alice_row.user_id.to_string(),
+            &alice_row.user_id.to_string(),
+            "friction_summary",
+            params.to_string(),
+        );
+        exports::save(&client, &mut export).await.unwrap();
+        let kafka = kit::stack().kafka().unwrap();
+        let exports_topic = kit::unique("test.exports");
+        kit::create_topic(&kafka, &exports_topic, 1).await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let (stop, shutdown) = shutdown::channel();
         let config = AdminConfig {
             clickhouse: ch.clone(),
+            kafka,
+            exports_topic,
             s3,
             public_ingest_url: "https://ingest.example.test".into(),
             ..AdminConfig::default()
@@ -97,6 +113,7 @@ impl Admin {
             bob,
             disabled,
             recording,
+            export_id: export.job_id.to_string(),
             _stop: stop,
         }
     }
@@ -125,8 +142,13 @@ impl Admin {
     }
 }
 
-/// A request for `route` on `key_id` or `recording_id`.
-fn request(route: Route, key_id: &str, recording_id: &str) -> (&'static str, String, String) {
+/// A request for `route` on `key_id`, `recording_id` or `export_id`.
+fn request(
+    route: Route,
+    key_id: &str,
+    recording_id: &str,
+    export_id: &str,
+) -> (&'static str, String, String) {
     let by_id = format!("/v1/keys/{key_id}");
     match route {
         Route::Ops => unreachable!("ops routes need no token"),
@@ -143,6 +165,14 @@ fn request(route: Route, key_id: &str, recording_id: &str) -> (&'static str, Str
             format!("/v1/recordings/{recording_id}"),
             String::new(),
         ),
+        Route::CreateExport => (
+            "POST",
+            "/v1/exports".into(),
+            r#"{"report_type":"journey_analysis","date_from":"2026-10-01","date_to":"2026-10-31"}"#
+                .into(),
+        ),
+        Route::ListExports => ("GET", "/v1/exports".into(), String::new()),
+        Route::GetExport => ("GET", format!("/v1/exports/{export_id}"), String::new()),
     }
 }
 
@@ -170,7 +200,7 @@ async fn every_route_answers_each_kind_of_caller() {
             // A fresh key of Alice's for each caller, so deletes do not leak across rows.
             let (key_id, key) = s.key(&s.alice, json!({"name": "site"})).await;
             let recording_id = s.recording.recording_id.to_string();
-            let (method, path, body) = request(*route, &key_id, &recording_id);
+            let (method, path, body) = request(*route, &key_id, &recording_id, &s.export_id);
             let a = s.call(method, &path, token, &body).await;
             let (status, code) = match (who, route) {
                 ("no token", _) => (401, Some("missing_token")),
@@ -180,9 +210,11 @@ async fn every_route_answers_each_kind_of_caller() {
                     "member owner" | "other member",
                     Route::ListUsers | Route::ListRecordings | Route::GetRecording,
                 ) => (403, Some("forbidden")),
-                ("other member", Route::GetKey | Route::UpdateKey | Route::DeleteKey) => {
-                    (404, Some("not_found"))
-                }
+                (
+                    "other member",
+                    Route::GetKey | Route::UpdateKey | Route::DeleteKey | Route::GetExport,
+                ) => (404, Some("not_found")),
+                (_, Route::CreateExport) => (202, None),
                 (_, Route::CreateKey) => (201, None),
                 _ => (200, None),
             };
@@ -232,6 +264,20 @@ async fn every_route_answers_each_kind_of_caller() {
                             );
                             assert!(v["created_at"].is_string() && v.get("last_used_at").is_some());
                         }
+                        Route::CreateExport => {
+                            assert_eq!(v["status"], "pending");
+                            assert_eq!(v["report_type"], "journey_analysis");
+                        }
+                        Route::ListExports => {
+                            let ids: Vec<&str> = v["exports"]
+                                .as_array()
+                                .unwrap()
+                                .iter()
+                                .map(|e| e["id"].as_str().unwrap())
+                                .collect();
+                            assert_eq!(ids.contains(&s.export_id.as_str()), who != "other member");
+                        }
+                        Route::GetExport => assert_eq!(v["id"], s.export_id.as_str()),
                         Route::Ops => unreachable!(),
                     }
                 }
@@ -867,4 +913,109 @@ async fn admins_list_recordings_and_play_them_from_an_expiring_url() {
         )
         .await;
     assert_eq!(missing.status, 404);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn export_requests_are_checked_queued_and_shown_only_to_their_owner() {
+    let s = Admin::start().await;
+    let cases = [
+        (
+            json!({"report_type": "pie_chart", "date_from": "2026-11-01", "date_to": "2026-11-02"}),
+            "invalid_json",
+            None,
+        ),
+        (
+            json!({"report_type": "friction_summary", "date_from": "2026-11-01"}),
+            "invalid_json",
+            None,
+        ),
+        (
+            json!({"report_type": "friction_summary", "date_from": "01/11/2026", "date_to": "2026-11-02"}),
+            "invalid_params",
+            Some("date_from"),
+        ),
+        (
+            json!({"report_type": "friction_summary", "date_from": "2025-01-01", "date_to": "2026-01-02"}),
+            "invalid_params",
+            Some("date_to"),
+        ),
+        (
+            json!({"report_type": "friction_summary", "date_from": "2026-11-02", "date_to": "2026-11-01"}),
+            "invalid_params",
+            Some("date_to"),
+        ),
+        (
+            json!({"report_type": "cohort_comparison", "date_from": "2026-11-01", "date_to": "2026-11-02",
+                "cohorts": [{"name": "only one", "browser": "firefox"}]}),
+            "invalid_params",
+            Some("cohorts"),
+        ),
+        (
+            json!({"report_type": "cohort_comparison", "date_from": "2026-11-01", "date_to": "2026-11-02",
+                "cohorts": [{"name": "a", "browser": "firefox"}, {"name": "b"}]}),
+            "invalid_params",
+            Some("cohorts"),
+        ),
+        (
+            json!({"report_type": "friction_summary", "date_from": "2026-11-01", "date_to": "2026-11-02", "format": "xls"}),
+            "invalid_json",
+            None,
+        ),
+    ];
+    for (body, code, field) in cases {
+        let a = s
+            .call("POST", "/v1/exports", Some(&s.bob), &body.to_string())
+            .await;
+        assert_eq!(a.status, 400, "{body}");
+        let v = a.json();
+        assert_eq!(v["error"], code, "{body}");
+        assert_eq!(v["field"].as_str(), field, "{body}");
+    }
+    assert_eq!(
+        s.call("GET", "/v1/exports", Some(&s.bob), "").await.json()["exports"],
+        json!([])
+    );
+
+    let body = json!({"report_type": "cohort_comparison", "date_from": "2026-11-01", "date_to": "2026-11-30",
+        "key_ids": [], "url_prefix": "https://shop.example.com/",
+        "cohorts": [{"name": "Mobile", "device_class": "mobile"}, {"name": "Desktop", "device_class": "desktop"}]});
+    let created = s
+        .call("POST", "/v1/exports", Some(&s.bob), &body.to_string())
+        .await;
+    assert_eq!(created.status, 202, "{:?}", created.body);
+    let job = created.json();
+    assert_eq!(job["status"], "pending");
+    assert_eq!(job["params"]["cohorts"][1]["name"], "Desktop");
+    let id = job["id"].as_str().unwrap();
+    let mine = s
+        .call("GET", &format!("/v1/exports/{id}"), Some(&s.bob), "")
+        .await
+        .json();
+    assert_eq!(mine["status"], "pending");
+    assert!(mine.get("download_url").is_none());
+    let theirs = s
+        .call("GET", &format!("/v1/exports/{id}"), Some(&s.alice), "")
+        .await;
+    let missing = s
+        .call(
+            "GET",
+            &format!("/v1/exports/{}", uuid::Uuid::new_v4()),
+            Some(&s.alice),
+            "",
+        )
+        .await;
+    assert_eq!(
+        (theirs.status, &theirs.body),
+        (missing.status, &missing.body)
+    );
+    assert_eq!(theirs.status, 404);
+    let all = s
+        .call("GET", "/v1/exports", Some(&s.admin), "")
+        .await
+        .json();
+    assert!(all["exports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["id"] == id));
 }

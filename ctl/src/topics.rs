@@ -13,7 +13,8 @@ use rdkafka::types::RDKafkaErrorCode;
 #[error("kafka: {0}")]
 pub struct TopicError(String);
 
-/// Creates the raw-events and dead-letter topics if missing; returns those it created.
+/// Creates the raw-events, dead-letter and export-job topics if missing; returns those
+/// it created.
 pub async fn ensure(
     kafka: &KafkaConfig,
     partitions: i32,
@@ -23,7 +24,7 @@ pub async fn ensure(
         .client_config()
         .create()
         .map_err(|e| TopicError(e.to_string()))?;
-    let new = [topics::RAW_EVENTS, topics::DEAD_LETTER]
+    let new = [topics::RAW_EVENTS, topics::DEAD_LETTER, topics::EXPORT_JOBS]
         .map(|name| NewTopic::new(name, partitions, TopicReplication::Fixed(replication)));
     let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
     let results = admin

@@ -5,6 +5,7 @@
 //! - [`envelope`]: the raw batch written to Kafka by ingest and read by consumers;
 //! - [`rows`]: the ClickHouse row types of the event tables;
 //! - [`api_key`]: the API key format and its `api_keys` row;
+//! - [`export`]: export report types, their checked parameters, the job message;
 //! - [`url`]: slicing URLs and origins into host and path;
 //! - [`topics`]: Kafka topic names and object-storage bucket names.
 //!
@@ -15,6 +16,7 @@ pub mod api_key;
 pub mod batch;
 pub mod envelope;
 pub mod event;
+pub mod export;
 pub mod rows;
 pub mod topics;
 pub mod url;

@@ -4,6 +4,8 @@
 pub const RAW_EVENTS: &str = "friction.events.raw";
 /// Messages or events the consumers could not decode, with the reason in a header.
 pub const DEAD_LETTER: &str = "friction.events.dlq";
+/// Export jobs queued by the admin service for the exporter, one message per job.
+pub const EXPORT_JOBS: &str = "friction.exports.jobs";
 /// Header carrying the dead-letter reason.
 pub const DLQ_REASON_HEADER: &str = "friction-dlq-reason";
 

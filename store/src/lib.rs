@@ -3,6 +3,7 @@
 //!
 //! - [`migrations`]: the versioned ClickHouse schema (`migrations/*.sql`) and its runner;
 //! - [`keys`]: the `api_keys` repository (create, look up, list, change, delete);
+//! - [`exports`]: the `export_jobs` repository and the `notification_log` it feeds;
 //! - [`recordings`]: the `session_recordings` repository;
 //! - [`screenshots`]: linking screenshots to friction events;
 //! - [`users`]: the `users` repository (roles, bearer tokens stored as hashes);
@@ -12,6 +13,7 @@
 #![warn(missing_docs)]
 
 pub mod clickhouse_error;
+pub mod exports;
 pub mod keys;
 pub mod migrations;
 #[cfg(feature = "objects")]

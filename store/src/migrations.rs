@@ -39,6 +39,7 @@ migrations! {
     3 => "0003_rollups",
     4 => "0004_users",
     5 => "0005_uploads",
+    6 => "0006_exports",
 }
 
 /// Why migrating failed.

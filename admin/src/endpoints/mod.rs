@@ -1,9 +1,11 @@
 //! The API's endpoints, one file per resource; each takes a [`Call`] and answers JSON.
 //!
+//! - [`exports`]: `/v1/exports` and `/v1/exports/{id}`;
 //! - [`keys`]: `/v1/keys` and `/v1/keys/{id}`;
 //! - [`recordings`]: `/v1/recordings` and `/v1/recordings/{id}` (admins);
 //! - [`users`]: `/v1/me` and `/v1/users`.
 
+pub mod exports;
 pub mod keys;
 pub mod recordings;
 pub mod users;
@@ -70,6 +72,11 @@ pub async fn handle(
         Route::DeleteKey => keys::delete(&call, &caller).await,
         Route::ListRecordings => recordings::list(&call, &caller).await,
         Route::GetRecording => recordings::get(&call, &caller).await,
+        Route::CreateExport => {
+            exports::create(&call, &caller, read_object(&call, body).await?).await
+        }
+        Route::ListExports => exports::list(&call, &caller).await,
+        Route::GetExport => exports::get(&call, &caller).await,
     }
 }
 

@@ -1,0 +1,38 @@
+//! Prometheus metrics of the exporter, named `friction_exporter_*`.
+
+use prometheus::{HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry};
+
+/// Every exporter metric.
+pub struct Metrics {
+    /// Finished jobs by report and outcome (`completed` or `failed`).
+    pub jobs: IntCounterVec,
+    /// Attempts that failed and were retried.
+    pub retries: IntCounter,
+    /// Time from claim to finish, by report.
+    pub job_seconds: HistogramVec,
+}
+
+impl Metrics {
+    /// Creates and registers the metrics.
+    pub fn new(registry: &Registry) -> Result<Self, prometheus::Error> {
+        let m = Metrics {
+            jobs: IntCounterVec::new(
+                Opts::new("friction_exporter_jobs_total", "Export jobs finished"),
+                &["report", "outcome"],
+            )?,
+            retries: IntCounter::new(
+                "friction_exporter_retries_total",
+                "Export attempts that failed and were retried",
+            )?,
+            job_seconds: HistogramVec::new(
+                HistogramOpts::new("friction_exporter_job_duration_seconds", "Export job time")
+                    .buckets(vec![0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0]),
+                &["report"],
+            )?,
+        };
+        registry.register(Box::new(m.jobs.clone()))?;
+        registry.register(Box::new(m.retries.clone()))?;
+        registry.register(Box::new(m.job_seconds.clone()))?;
+        Ok(m)
+    }
+}
