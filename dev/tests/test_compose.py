@@ -20,7 +20,10 @@ class ComposeTest(unittest.TestCase):
         return self.services[service]["environment"]
 
     def test_names_every_service(self):
-        self.assertEqual(set(self.services), {"kafka", "clickhouse", "minio", "init", "ingest", "consumers"})
+        self.assertEqual(
+            set(self.services),
+            {"kafka", "clickhouse", "minio", "init", "ingest", "consumers", "admin", "exporter"},
+        )
 
     def test_named_volumes_are_declared(self):
         declared = set(self.compose["volumes"])
@@ -34,7 +37,7 @@ class ComposeTest(unittest.TestCase):
         def container_ports(name):
             return {int(p.split(":")[-1]) for p in self.services[name].get("ports", [])}
 
-        for name in ("init", "ingest", "consumers"):
+        for name in ("init", "ingest", "consumers", "admin", "exporter"):
             env = self.env(name)
             host, port = env["FRICTION_KAFKA_BROKERS"].split(":")
             self.assertIn(int(port), container_ports(host))
@@ -43,8 +46,11 @@ class ComposeTest(unittest.TestCase):
                 self.assertIn(int(m.group(2)), container_ports(m.group(1)), key)
         listen = int(self.env("ingest")["FRICTION_LISTEN"].rsplit(":", 1)[1])
         self.assertIn(listen, container_ports("ingest"))
-        ops = int(self.env("consumers")["FRICTION_OPS_LISTEN"].rsplit(":", 1)[1])
-        self.assertIn(ops, container_ports("consumers"))
+        for name in ("consumers", "exporter"):
+            ops = int(self.env(name)["FRICTION_OPS_LISTEN"].rsplit(":", 1)[1])
+            self.assertIn(ops, container_ports(name))
+        admin = int(self.env("admin")["FRICTION_LISTEN"].rsplit(":", 1)[1])
+        self.assertIn(admin, container_ports("admin"))
 
     def test_credentials_agree_between_services_and_stores(self):
         env = self.env("ingest")
@@ -55,7 +61,7 @@ class ComposeTest(unittest.TestCase):
 
     def test_every_friction_variable_is_a_config_field(self):
         sources = "".join(p.read_text() for p in ROOT.glob("*/src/**/*.rs"))
-        for name in ("init", "ingest", "consumers"):
+        for name in ("init", "ingest", "consumers", "admin", "exporter"):
             for key in self.env(name):
                 if key.startswith("FRICTION_"):
                     field = key[len("FRICTION_"):].lower()
