@@ -1019,3 +1019,56 @@ async fn export_requests_are_checked_queued_and_shown_only_to_their_owner() {
         .iter()
         .any(|e| e["id"] == id));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recording_uploaded_through_ingest_plays_back_byte_for_byte() {
+    let s = Admin::start().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let ingest = format!("http://{}", listener.local_addr().unwrap());
+    let (_stop_ingest, shutdown) = shutdown::channel();
+    let config = IngestConfig {
+        clickhouse: s.ch.clone(),
+        kafka: kit::stack().kafka().unwrap(),
+        s3: kit::stack().s3().unwrap(),
+        ..IngestConfig::default()
+    };
+    tokio::spawn(friction_ingest::run(config, listener, shutdown));
+    let (_, key) = s.key(&s.alice, json!({"name": "recorded site"})).await;
+    let mut webm = vec![0x1a, 0x45, 0xdf, 0xa3];
+    webm.extend((0..(6 << 20)).map(|i: u32| (i % 253) as u8));
+    let session = kit::unique("visit");
+    let started = friction_schema::now_ms() - 30_000;
+    let upload = kit::request(
+        "POST",
+        &format!(
+            "{ingest}/v1/recordings?session_id={session}&started_at={started}&duration_ms=30000"
+        ),
+        &[("x-api-key", key.as_str()), ("content-type", "video/webm")],
+        webm.clone(),
+    )
+    .await;
+    assert_eq!(upload.status, 201, "{:?}", upload.body);
+    let list = s
+        .call(
+            "GET",
+            &format!("/v1/recordings?session_id={session}"),
+            Some(&s.admin),
+            "",
+        )
+        .await
+        .json();
+    let found = &list["recordings"][0];
+    assert_eq!(found["owner_id"], s.alice_id.as_str());
+    assert_eq!(found["size_bytes"], webm.len());
+    let id = found["id"].as_str().unwrap();
+    let one = s
+        .call("GET", &format!("/v1/recordings/{id}"), Some(&s.admin), "")
+        .await
+        .json();
+    let played = kit::request("GET", one["playback_url"].as_str().unwrap(), &[], "").await;
+    assert_eq!(played.status, 200);
+    assert!(
+        played.body.as_ref() == webm.as_slice(),
+        "the played recording differs"
+    );
+}

@@ -21,7 +21,7 @@ use crate::{pdf, reports};
 
 /// One attempt failed.
 #[derive(Debug, thiserror::Error)]
-enum AttemptError {
+pub enum AttemptError {
     /// Reading the figures failed.
     #[error("the analytics database did not answer: {0}")]
     Query(#[from] clickhouse::error::Error),
@@ -72,11 +72,23 @@ pub struct Exporter {
     pub metrics: Metrics,
 }
 
-/// What a completed attempt stored.
-struct Stored {
-    object_key: String,
-    bytes: u64,
-    pages: u32,
+/// What a completed attempt stored, and how long each stage took.
+#[derive(Debug)]
+pub struct Stored {
+    /// Key of the PDF in `pdf-exports`.
+    pub object_key: String,
+    /// Its size.
+    pub bytes: u64,
+    /// Its pages.
+    pub pages: u32,
+    /// Reading the figures from ClickHouse.
+    pub query: Duration,
+    /// Laying out the HTML (Tera).
+    pub layout: Duration,
+    /// HTML to PDF (wkhtmltopdf).
+    pub pdf: Duration,
+    /// Storing the PDF.
+    pub upload: Duration,
 }
 
 impl Exporter {
@@ -109,8 +121,27 @@ impl Exporter {
         let mut backoff = self.backoff.clone();
         loop {
             job.attempts += 1;
-            let error = match self.attempt(&job, &params).await {
+            let error = match self.produce(&job, &params).await {
                 Ok(stored) => {
+                    tracing::info!(
+                        job_id = %job.job_id,
+                        query_ms = stored.query.as_millis() as u64,
+                        layout_ms = stored.layout.as_millis() as u64,
+                        pdf_ms = stored.pdf.as_millis() as u64,
+                        upload_ms = stored.upload.as_millis() as u64,
+                        "export rendered"
+                    );
+                    for (stage, took) in [
+                        ("query", stored.query),
+                        ("layout", stored.layout),
+                        ("pdf", stored.pdf),
+                        ("upload", stored.upload),
+                    ] {
+                        self.metrics
+                            .stage_seconds
+                            .with_label_values(&[stage])
+                            .observe(took.as_secs_f64());
+                    }
                     job.object_key = stored.object_key;
                     job.bytes = stored.bytes;
                     job.pages = stored.pages;
@@ -142,14 +173,17 @@ impl Exporter {
         }
     }
 
-    async fn attempt(
+    /// One attempt at `job`: figures, layout, PDF, upload.
+    pub async fn produce(
         &self,
         job: &ExportJobRow,
         params: &ExportParams,
     ) -> Result<Stored, AttemptError> {
         let filter = Filter::new(&job.owner_id, params)
             .ok_or(AttemptError::Params("the job's dates do not parse"))?;
+        let started = Instant::now();
         let report = reports::build(&self.clickhouse, &filter, params).await?;
+        let query = started.elapsed();
         let title = match params.report_type {
             friction_schema::export::ReportType::FrictionSummary => "Friction summary",
             friction_schema::export::ReportType::JourneyAnalysis => "Journey analysis",
@@ -164,14 +198,19 @@ impl Exporter {
             "generated_at": humantime_now(),
             "report": report,
         });
+        let started = Instant::now();
         let context = tera::Context::from_value(context)?;
         let html = self
             .templates
             .render(&format!("{}.html", params.report_type.as_str()), &context)?;
+        let layout = started.elapsed();
+        let started = Instant::now();
         let pdf = pdf::render(&self.wkhtmltopdf, &html, self.render_timeout).await?;
+        let rendered = started.elapsed();
         let pages = pdf::pages(&pdf);
         let bytes = pdf.len() as u64;
         let object_key = format!("{}/{}.pdf", job.owner_id, job.job_id);
+        let started = Instant::now();
         self.objects
             .put(BUCKET_EXPORTS, &object_key, pdf.into(), "application/pdf")
             .await?;
@@ -179,6 +218,10 @@ impl Exporter {
             object_key,
             bytes,
             pages,
+            query,
+            layout,
+            pdf: rendered,
+            upload: started.elapsed(),
         })
     }
 

@@ -10,6 +10,8 @@ pub struct Metrics {
     pub retries: IntCounter,
     /// Time from claim to finish, by report.
     pub job_seconds: HistogramVec,
+    /// Time of each stage of a successful attempt: `query`, `layout`, `pdf`, `upload`.
+    pub stage_seconds: HistogramVec,
 }
 
 impl Metrics {
@@ -29,10 +31,19 @@ impl Metrics {
                     .buckets(vec![0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0]),
                 &["report"],
             )?,
+            stage_seconds: HistogramVec::new(
+                HistogramOpts::new(
+                    "friction_exporter_stage_duration_seconds",
+                    "Export stage time (query, layout, pdf, upload)",
+                )
+                .buckets(vec![0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0]),
+                &["stage"],
+            )?,
         };
         registry.register(Box::new(m.jobs.clone()))?;
         registry.register(Box::new(m.retries.clone()))?;
         registry.register(Box::new(m.job_seconds.clone()))?;
+        registry.register(Box::new(m.stage_seconds.clone()))?;
         Ok(m)
     }
 }

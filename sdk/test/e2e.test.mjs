@@ -29,10 +29,14 @@ before(async () => { browser = await launch(); });
 after(async () => { await browser.close(); });
 
 test('clicks and errors in a real page become rows in ClickHouse', { timeout: 120000 }, async () => {
-  const owner = 'e2e-' + Date.now();
-  const key = execFileSync(`${targetDir}/debug/frictionctl`, ['keys', 'create', '--name', 'e2e', '--owner', owner, '--domains', '127.0.0.1'], {
+  const ctl = (...args) => execFileSync(`${targetDir}/debug/frictionctl`, args, {
     env: { ...process.env, FRICTION_CLICKHOUSE_URL: stack.CLICKHOUSE_URL, FRICTION_CLICKHOUSE_DATABASE: stack.CLICKHOUSE_DB },
   }).toString().trim();
+  // A key belongs to a user: the events are stored under that user's id.
+  const email = `e2e-${Date.now()}@example.com`;
+  ctl('users', 'create', '--email', email);
+  const owner = ctl('users', 'list').split('\n').find((line) => line.includes(email)).split('\t')[0];
+  const key = ctl('keys', 'create', '--name', 'e2e', '--owner', email, '--domains', '127.0.0.1');
   assert.match(key, /^fk_[A-Za-z0-9]{32}$/);
 
   const html = `<!doctype html><html><head><title>shop</title>
