@@ -149,6 +149,19 @@ async fn a_recording_larger_than_a_part_is_stored_whole_and_recorded() {
     let a = u.post(&recording(), "video/webm; codecs=vp9", small).await;
     assert_eq!(a.status, 201);
     assert_eq!(u.stored(BUCKET_RECORDINGS).await.len(), 2);
+    // A start time may also be written as RFC 3339.
+    let now_s = friction_schema::now_ms() / 1000 - 60;
+    let rfc3339 = format!(
+        "/v1/recordings?session_id=s-2&started_at={}&duration_ms=5",
+        humantime::format_rfc3339_seconds(
+            std::time::UNIX_EPOCH + Duration::from_secs(now_s as u64)
+        )
+    );
+    let a = u.post(&rfc3339, "video/webm", webm(10)).await;
+    assert_eq!(a.status, 201, "{:?}", a.body);
+    let id = Uuid::try_parse(a.json()["recording_id"].as_str().unwrap()).unwrap();
+    let row = recordings::get(&u.ch.client(), id).await.unwrap().unwrap();
+    assert_eq!(row.started_at, now_s * 1000);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

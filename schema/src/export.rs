@@ -103,9 +103,25 @@ pub struct ExportParams {
     /// Only pages whose URL starts with this.
     #[serde(default)]
     pub url_prefix: String,
+    /// The same two filters, grouped (`{"filters":{"key_ids":[..],"url_prefix":".."}}`);
+    /// [`ExportParams::check`] folds them into the fields above.
+    #[serde(default, skip_serializing)]
+    pub filters: Option<Filters>,
     /// For `cohort_comparison`: two to four.
     #[serde(default)]
     pub cohorts: Vec<Cohort>,
+}
+
+/// The filters of a request, when sent grouped.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Filters {
+    /// Only these site keys.
+    #[serde(default)]
+    pub key_ids: Vec<Uuid>,
+    /// Only pages whose URL starts with this.
+    #[serde(default)]
+    pub url_prefix: String,
 }
 
 /// Longest period of one report, in days.
@@ -176,8 +192,19 @@ impl ExportParams {
         Some((from * 86_400_000, (to + 1) * 86_400_000))
     }
 
-    /// Checks every rule of a request.
-    pub fn check(&self) -> Result<(), InvalidParams> {
+    /// Checks every rule of a request, after folding grouped `filters` into the
+    /// top-level fields (sending both is refused).
+    pub fn check(&mut self) -> Result<(), InvalidParams> {
+        if let Some(filters) = self.filters.take() {
+            if !self.key_ids.is_empty() || !self.url_prefix.is_empty() {
+                return Err(invalid(
+                    "filters",
+                    "send key_ids and url_prefix either in filters or at the top level, not both",
+                ));
+            }
+            self.key_ids = filters.key_ids;
+            self.url_prefix = filters.url_prefix;
+        }
         let from = parse_day(&self.date_from)
             .ok_or_else(|| invalid("date_from", "date_from must be a date like 2026-11-01"))?;
         let to = parse_day(&self.date_to)
@@ -266,8 +293,25 @@ mod tests {
             date_to: to.into(),
             key_ids: vec![],
             url_prefix: String::new(),
+            filters: None,
             cohorts: vec![],
         }
+    }
+
+    #[test]
+    fn grouped_filters_are_folded_in() {
+        let mut p: ExportParams = serde_json::from_str(
+            r#"{"report_type":"friction_summary","date_from":"2026-11-01","date_to":"2026-11-02",
+                "filters":{"url_prefix":"https://shop.example.com/","key_ids":["00000000-0000-0000-0000-000000000001"]}}"#,
+        )
+        .unwrap();
+        p.check().unwrap();
+        assert_eq!(p.url_prefix, "https://shop.example.com/");
+        assert_eq!(p.key_ids.len(), 1);
+        assert!(!serde_json::to_string(&p).unwrap().contains("filters"));
+        let mut both = p.clone();
+        both.filters = Some(Filters::default());
+        assert_eq!(both.check().unwrap_err().field, "filters");
     }
 
     #[test]

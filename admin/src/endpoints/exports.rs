@@ -53,7 +53,7 @@ pub async fn create(
     caller: &Caller,
     body: Map<String, Value>,
 ) -> Result<Response<Body>, AdminError> {
-    let params: ExportParams = serde_json::from_value(Value::Object(body))
+    let mut params: ExportParams = serde_json::from_value(Value::Object(body))
         .map_err(|e| AdminError::InvalidJson(format!("not an export request: {e}")))?;
     params.check()?;
     let owner = caller.user_id.to_string();

@@ -129,13 +129,29 @@ fn number(query: &str, name: &str, max: u64) -> Result<u64, ApiError> {
         })
 }
 
+/// A start time: milliseconds since 1970, or RFC 3339 (`2026-11-26T10:00:00Z`).
+fn started_at(query: &str) -> Result<i64, ApiError> {
+    let raw = required(query, "started_at")?;
+    let ms = raw.parse::<i64>().ok().or_else(|| {
+        let at = humantime::parse_rfc3339_weak(raw).ok()?;
+        Some(at.duration_since(std::time::UNIX_EPOCH).ok()?.as_millis() as i64)
+    });
+    // Up to the year 2200.
+    ms.filter(|ms| (0..=7_258_118_400_000).contains(ms))
+        .ok_or_else(|| {
+            ApiError::InvalidQuery(
+                "started_at must be milliseconds since 1970 or a time like 2026-11-26T10:00:00Z"
+                    .into(),
+            )
+        })
+}
+
 fn target(parts: &Parts, media: Media) -> Result<Target, ApiError> {
     let query = parts.uri.query().unwrap_or("");
     Ok(match media {
         Media::Recording => Target::Recording {
             session_id: session(query)?,
-            // Up to the year 2200, in ms since the epoch.
-            started_at: number(query, "started_at", 7_258_118_400_000)? as i64,
+            started_at: started_at(query)?,
             duration_ms: number(query, "duration_ms", 24 * 3_600_000)?,
         },
         Media::Screenshot => Target::Screenshot {
