@@ -2,8 +2,6 @@
 //! queued on Kafka for the exporter; members see their own jobs, admins every job, and a
 //! completed job comes with a presigned download URL that expires.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
 use friction_schema::export::{ExportParams, JobMessage};
 use friction_schema::topics::BUCKET_EXPORTS;
 use friction_service::http::Body;
@@ -13,7 +11,7 @@ use http::{Response, StatusCode};
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
-use super::{reply, timestamp, Call};
+use super::{presigned, reply, timestamp, Call};
 use crate::auth::Caller;
 use crate::error::AdminError;
 
@@ -102,21 +100,9 @@ pub async fn get(call: &Call<'_>, caller: &Caller) -> Result<Response<Body>, Adm
     let job = owned(call, caller).await?;
     let mut value = job_json(&job);
     if job.status() == Status::Completed {
-        let expiry = call.state.presign_expiry;
-        let url = call
-            .state
-            .objects
-            .presigned_get(BUCKET_EXPORTS, &job.object_key, expiry)
-            .await
-            .map_err(|e| {
-                tracing::warn!(error = %e, "cannot presign a download URL");
-                AdminError::StoreUnavailable
-            })?;
-        let expires = (SystemTime::now() + expiry - Duration::from_secs(1))
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as i64);
-        value["download_url"] = url.into();
-        value["download_expires_at"] = timestamp(expires);
+        let (url, expires) = presigned(call, BUCKET_EXPORTS, &job.object_key).await?;
+        value["download_url"] = url;
+        value["download_expires_at"] = expires;
     }
     Ok(reply(StatusCode::OK, &value))
 }

@@ -10,7 +10,7 @@ pub mod keys;
 pub mod recordings;
 pub mod users;
 
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Buf;
 use friction_service::http::{json, Body, BodyError, RequestBody};
@@ -122,6 +122,25 @@ async fn read_object(call: &Call<'_>, body: RequestBody) -> Result<Map<String, V
 /// A JSON answer.
 fn reply(status: StatusCode, value: &Value) -> Response<Body> {
     json(status, serde_json::to_vec(value).unwrap_or_default())
+}
+
+/// A presigned GET URL of `bucket/key` and when it stops working (RFC 3339).
+async fn presigned(call: &Call<'_>, bucket: &str, key: &str) -> Result<(Value, Value), AdminError> {
+    let expiry = call.state.presign_expiry;
+    let url = call
+        .state
+        .objects
+        .presigned_get(bucket, key, expiry)
+        .await
+        .map_err(|e| {
+            tracing::warn!(error = %e, "cannot presign a URL");
+            AdminError::StoreUnavailable
+        })?;
+    // A second early, so the URL never outlives what the answer says.
+    let expires = (SystemTime::now() + expiry - Duration::from_secs(1))
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    Ok((url.into(), timestamp(expires)))
 }
 
 /// Milliseconds since the epoch as RFC 3339 UTC (`2026-11-26T13:37:55.123Z`).

@@ -1,7 +1,7 @@
 //! `/v1/recordings`: the session recordings uploaded through ingest, for admins only; one
 //! recording comes with a presigned playback URL that expires.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::UNIX_EPOCH;
 
 use friction_schema::topics::BUCKET_RECORDINGS;
 use friction_service::http::Body;
@@ -10,7 +10,7 @@ use http::{Response, StatusCode};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use super::{reply, timestamp, Call};
+use super::{presigned, reply, timestamp, Call};
 use crate::auth::Caller;
 use crate::error::AdminError;
 
@@ -77,22 +77,9 @@ pub async fn get(call: &Call<'_>, caller: &Caller) -> Result<Response<Body>, Adm
     let row = recordings::get(&call.state.clickhouse, id)
         .await?
         .ok_or(AdminError::NotFound("recording"))?;
-    let expiry = call.state.presign_expiry;
-    let url = call
-        .state
-        .objects
-        .presigned_get(BUCKET_RECORDINGS, &row.object_key, expiry)
-        .await
-        .map_err(|e| {
-            tracing::warn!(error = %e, "cannot presign a playback URL");
-            AdminError::StoreUnavailable
-        })?;
-    let expires = SystemTime::now() + expiry - Duration::from_secs(1);
-    let expires_ms = expires
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64);
+    let (url, expires) = presigned(call, BUCKET_RECORDINGS, &row.object_key).await?;
     let mut value = recording_json(&row);
-    value["playback_url"] = url.into();
-    value["playback_expires_at"] = timestamp(expires_ms);
+    value["playback_url"] = url;
+    value["playback_expires_at"] = expires;
     Ok(reply(StatusCode::OK, &value))
 }
