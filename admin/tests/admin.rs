@@ -1072,3 +1072,57 @@ async fn a_recording_uploaded_through_ingest_plays_back_byte_for_byte() {
         "the played recording differs"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_completed_export_downloads_for_its_owner_only() {
+    let s = Admin::start().await;
+    let client = s.ch.client();
+    let pdf = b"%PDF-1.4 a finished report".to_vec();
+    let params = json!({"report_type": "friction_summary", "date_from": "2026-11-01", "date_to": "2026-11-02"});
+    let mut job = ExportJobRow::new(
+        &s.alice_id,
+        &s.alice_id,
+        "friction_summary",
+        params.to_string(),
+    );
+    job.status = "completed".into();
+    job.object_key = format!("{}/{}.pdf", s.alice_id, job.job_id);
+    job.bytes = pdf.len() as u64;
+    job.pages = 1;
+    ObjectStore::new(&kit::stack().s3().unwrap())
+        .unwrap()
+        .put(
+            friction_schema::topics::BUCKET_EXPORTS,
+            &job.object_key,
+            pdf.clone().into(),
+            "application/pdf",
+        )
+        .await
+        .unwrap();
+    exports::save(&client, &mut job).await.unwrap();
+    let path = format!("/v1/exports/{}", job.job_id);
+    let mine = s.call("GET", &path, Some(&s.alice), "").await.json();
+    assert_eq!(mine["status"], "completed");
+    assert!(mine["download_expires_at"].as_str().unwrap().ends_with('Z'));
+    let url = mine["download_url"].as_str().unwrap();
+    let downloaded = kit::request("GET", url, &[], "").await;
+    assert_eq!((downloaded.status, downloaded.body.to_vec()), (200, pdf));
+    let theirs = s.call("GET", &path, Some(&s.bob), "").await;
+    let missing = s
+        .call(
+            "GET",
+            &format!("/v1/exports/{}", uuid::Uuid::new_v4()),
+            Some(&s.bob),
+            "",
+        )
+        .await;
+    assert_eq!(theirs.status, 404);
+    assert_eq!(
+        (theirs.status, &theirs.body),
+        (missing.status, &missing.body)
+    );
+    assert_eq!(
+        s.call("GET", &path, Some(&s.admin), "").await.json()["status"],
+        "completed"
+    );
+}

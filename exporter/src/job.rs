@@ -1,8 +1,9 @@
 //! One export job, start to finish: claim it (`running`), read the figures, render the
 //! template, turn it into a PDF, store it, and finish it (`completed` with its object,
 //! size and pages, or `failed` with a reason a person can act on, after bounded retries).
-//! A job already finished is left alone, so a redelivered message never yields a second
-//! PDF or a wrong status; the PDF's object key is the job's, so a retry overwrites it.
+//! A job already finished is left alone and no state is written over a final one, so a
+//! redelivered message does not yield a second PDF or a wrong status; the PDF's object
+//! key is the job's, so a retry overwrites it.
 
 use std::time::{Duration, Instant};
 
@@ -25,6 +26,9 @@ pub enum AttemptError {
     /// Reading the figures failed.
     #[error("the analytics database did not answer: {0}")]
     Query(#[from] clickhouse::error::Error),
+    /// Reading the figures took too long.
+    #[error("the analytics database did not answer within {} s", .0.as_secs())]
+    QueryTimeout(Duration),
     /// The job's parameters are unusable (it was stored by an older version?).
     #[error("{0}; request the export again")]
     Params(&'static str),
@@ -102,6 +106,9 @@ impl Exporter {
         };
         if job.status().is_final() {
             tracing::info!(%job_id, status = %job.status, "export job already finished; skipped");
+            self.metrics.skipped.inc();
+            // A worker may have stopped between the final state and its notification.
+            exports::notify(&self.clickhouse, &job).await?;
             return Ok(true);
         }
         let params: ExportParams = match serde_json::from_str(&job.params) {
@@ -117,7 +124,9 @@ impl Exporter {
         if job.started_at == 0 {
             job.started_at = friction_schema::now_ms();
         }
-        exports::save(&self.clickhouse, &mut job).await?;
+        if !exports::save_unless_final(&self.clickhouse, &mut job).await? {
+            return Ok(true);
+        }
         let mut backoff = self.backoff.clone();
         loop {
             job.attempts += 1;
@@ -164,7 +173,9 @@ impl Exporter {
             }
             self.metrics.retries.inc();
             job.error = error.to_string();
-            exports::save(&self.clickhouse, &mut job).await?;
+            if !exports::save_unless_final(&self.clickhouse, &mut job).await? {
+                return Ok(true);
+            }
             let mut waiting = shutdown.clone();
             tokio::select! {
                 _ = tokio::time::sleep(backoff.next_delay()) => {}
@@ -182,7 +193,12 @@ impl Exporter {
         let filter = Filter::new(&job.owner_id, params)
             .ok_or(AttemptError::Params("the job's dates do not parse"))?;
         let started = Instant::now();
-        let report = reports::build(&self.clickhouse, &filter, params).await?;
+        let report = tokio::time::timeout(
+            self.render_timeout,
+            reports::build(&self.clickhouse, &filter, params),
+        )
+        .await
+        .map_err(|_| AttemptError::QueryTimeout(self.render_timeout))??;
         let query = started.elapsed();
         let title = match params.report_type {
             friction_schema::export::ReportType::FrictionSummary => "Friction summary",
@@ -243,7 +259,10 @@ impl Exporter {
         };
         job.status = status.as_str().into();
         job.finished_at = friction_schema::now_ms();
-        exports::save(&self.clickhouse, job).await?;
+        if !exports::save_unless_final(&self.clickhouse, job).await? {
+            tracing::info!(job_id = %job.job_id, "another worker finished the job first");
+            return Ok(true);
+        }
         exports::notify(&self.clickhouse, job).await?;
         self.metrics
             .jobs

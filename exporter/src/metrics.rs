@@ -8,6 +8,8 @@ pub struct Metrics {
     pub jobs: IntCounterVec,
     /// Attempts that failed and were retried.
     pub retries: IntCounter,
+    /// Jobs delivered again after they finished, left alone.
+    pub skipped: IntCounter,
     /// Time from claim to finish, by report.
     pub job_seconds: HistogramVec,
     /// Time of each stage of a successful attempt: `query`, `layout`, `pdf`, `upload`.
@@ -26,6 +28,10 @@ impl Metrics {
                 "friction_exporter_retries_total",
                 "Export attempts that failed and were retried",
             )?,
+            skipped: IntCounter::new(
+                "friction_exporter_jobs_skipped_total",
+                "Export jobs delivered again after they finished, left alone",
+            )?,
             job_seconds: HistogramVec::new(
                 HistogramOpts::new("friction_exporter_job_duration_seconds", "Export job time")
                     .buckets(vec![0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0]),
@@ -42,6 +48,7 @@ impl Metrics {
         };
         registry.register(Box::new(m.jobs.clone()))?;
         registry.register(Box::new(m.retries.clone()))?;
+        registry.register(Box::new(m.skipped.clone()))?;
         registry.register(Box::new(m.job_seconds.clone()))?;
         registry.register(Box::new(m.stage_seconds.clone()))?;
         Ok(m)

@@ -14,9 +14,12 @@ use crate::filter::Filter;
 
 /// Rows listed in a "top" table.
 const TOP: u64 = 10;
-/// Sessions a journey analysis reads at most (the busiest period of a big site still
-/// fits; past it the report says it sampled).
+/// Sessions a journey analysis reads at most (past it the report says it sampled).
 const MAX_SESSIONS: u64 = 200_000;
+/// Page views of one session a journey analysis follows at most.
+const MAX_VIEWS: u64 = 50;
+/// Page views with friction a journey analysis reads at most, the most troubled first.
+const MAX_VIEWS_WITH_FRICTION: u64 = 1_000_000;
 
 #[derive(Row, Deserialize)]
 struct Count {
@@ -141,7 +144,7 @@ async fn summary(client: &Client, filter: &Filter) -> Result<Value, clickhouse::
         "SELECT path AS page, metric_name AS metric, count() AS samples, \
          quantile(0.5)(value) AS p50, quantile(0.75)(value) AS p75, quantile(0.95)(value) AS p95 \
          FROM page_performance_metrics FINAL WHERE {filter} \
-         GROUP BY page, metric ORDER BY samples DESC, page, metric LIMIT 30",
+         GROUP BY page, metric ORDER BY samples DESC, page, metric LIMIT 20",
     )
     .await?;
     let views = pageviews(client, filter).await?;
@@ -183,7 +186,7 @@ async fn journeys(client: &Client, filter: &Filter) -> Result<Value, clickhouse:
         client,
         filter,
         &format!(
-            "SELECT arrayMap(v -> (v.2, v.3), arraySort(v -> v.1, groupArray((timestamp, page_view_id, path)))) AS views \
+            "SELECT arraySlice(arrayMap(v -> (v.2, v.3), arraySort(v -> v.1, groupArray((timestamp, page_view_id, path)))), 1, {MAX_VIEWS}) AS views \
              FROM heatmap_data FINAL WHERE {{filter}} AND event_type = 'pageview' \
              GROUP BY session_id LIMIT {MAX_SESSIONS}"
         ),
@@ -192,8 +195,11 @@ async fn journeys(client: &Client, filter: &Filter) -> Result<Value, clickhouse:
     let friction: Vec<ViewFriction> = fetch(
         client,
         filter,
-        "SELECT page_view_id, count() AS n FROM friction_events FINAL \
-         WHERE {filter} AND page_view_id != '' GROUP BY page_view_id",
+        &format!(
+            "SELECT page_view_id, count() AS n FROM friction_events FINAL \
+             WHERE {{filter}} AND page_view_id != '' GROUP BY page_view_id \
+             ORDER BY n DESC LIMIT {MAX_VIEWS_WITH_FRICTION}"
+        ),
     )
     .await?;
     let friction: HashMap<&str, u64> = friction
@@ -261,9 +267,14 @@ async fn cohorts(
     filter: &Filter,
     params: &ExportParams,
 ) -> Result<Value, clickhouse::error::Error> {
-    let mut rows = Vec::new();
-    let mut bars = Vec::new();
-    let mut baseline: Option<(HashMap<String, f64>, HashMap<String, f64>)> = None;
+    struct Measured {
+        name: String,
+        views: u64,
+        total: u64,
+        counts: HashMap<String, u64>,
+        perf: HashMap<String, Percentiles>,
+    }
+    let mut measured = Vec::new();
     for cohort in &params.cohorts {
         let f = filter.cohort(cohort);
         let views = pageviews(client, &f).await?;
@@ -282,47 +293,87 @@ async fn cohorts(
              FROM page_performance_metrics FINAL WHERE {filter} GROUP BY metric ORDER BY metric",
         )
         .await?;
-        let total: u64 = types.iter().map(|t| t.n).sum();
-        let rates: HashMap<String, f64> = types
-            .iter()
-            .filter_map(|t| Some((t.name.clone(), per_thousand(t.n, views)?)))
-            .chain(per_thousand(total, views).map(|r| ("all".to_owned(), r)))
-            .collect();
-        let p75: HashMap<String, f64> = perf.iter().map(|p| (p.metric.clone(), p.p75)).collect();
-        let delta = |now: Option<f64>, base: Option<f64>| match (now, base) {
-            (Some(n), Some(b)) if b != 0.0 => format!("{:+.0}%", (n - b) * 100.0 / b),
-            (Some(n), Some(_)) => format!("{n:+.1}"),
-            _ => "–".to_owned(),
-        };
-        let (base_rates, base_p75) = baseline.get_or_insert_with(|| (rates.clone(), p75.clone()));
-        bars.push((
-            cohort.name.clone(),
-            rates.get("all").copied().unwrap_or(0.0),
-        ));
-        rows.push(json!({
-            "name": cohort.name,
-            "pageviews": views,
-            "friction": total,
-            "per_thousand": rates.get("all").map(|r| format!("{r:.1}")),
-            "delta": delta(rates.get("all").copied(), base_rates.get("all").copied()),
-            "types": types.iter().map(|t| json!({
-                "name": t.name, "n": t.n,
-                "per_thousand": rates.get(&t.name).map(|r| format!("{r:.1}")),
-                "delta": delta(rates.get(&t.name).copied(), base_rates.get(&t.name).copied()),
-            })).collect::<Vec<_>>(),
-            "performance": perf.iter().map(|p| json!({
-                "metric": p.metric, "samples": p.samples,
-                "p50": format!("{:.0}", p.p50), "p75": format!("{:.0}", p.p75), "p95": format!("{:.0}", p.p95),
-                "delta": delta(Some(p.p75), base_p75.get(&p.metric).copied()),
-            })).collect::<Vec<_>>(),
-        }));
+        measured.push(Measured {
+            name: cohort.name.clone(),
+            views,
+            total: types.iter().map(|t| t.n).sum(),
+            counts: types.into_iter().map(|t| (t.name, t.n)).collect(),
+            perf: perf.into_iter().map(|p| (p.metric.clone(), p)).collect(),
+        });
     }
-    let empty = rows
+    // Deltas against the first cohort, the baseline.
+    let delta = |now: Option<f64>, base: Option<f64>| match (now, base) {
+        (Some(n), Some(b)) if b != 0.0 => format!("{:+.0}%", (n - b) * 100.0 / b),
+        (Some(n), Some(_)) => format!("{n:+.1}"),
+        _ => "–".to_owned(),
+    };
+    let rate = |m: &Measured, n: u64| per_thousand(n, m.views);
+    let Some(base) = measured.first() else {
+        return Ok(
+            json!({"empty": true, "cohorts": [], "types": [], "metrics": [], "chart_svg": ""}),
+        );
+    };
+    let cohorts: Vec<Value> = measured
         .iter()
-        .all(|r| r["pageviews"] == 0 && r["friction"] == 0);
+        .map(|m| {
+            json!({
+                "name": m.name, "pageviews": m.views, "friction": m.total,
+                "per_thousand": rate(m, m.total).map(|r| format!("{r:.1}")),
+                "delta": delta(rate(m, m.total), rate(base, base.total)),
+            })
+        })
+        .collect();
+    // One row per friction type and per metric, with a cell per cohort: a type one cohort
+    // never had shows as 0 there, not as a missing row.
+    let mut type_names: Vec<&String> = measured.iter().flat_map(|m| m.counts.keys()).collect();
+    type_names.sort();
+    type_names.dedup();
+    let types: Vec<Value> = type_names
+        .iter()
+        .map(|name| {
+            let n = |m: &Measured| m.counts.get(*name).copied().unwrap_or(0);
+            let cells: Vec<Value> = measured
+                .iter()
+                .map(|m| {
+                    json!({
+                        "n": n(m),
+                        "per_thousand": rate(m, n(m)).map(|r| format!("{r:.1}")),
+                        "delta": delta(rate(m, n(m)), rate(base, n(base))),
+                    })
+                })
+                .collect();
+            json!({"name": name, "cells": cells})
+        })
+        .collect();
+    let mut metric_names: Vec<&String> = measured.iter().flat_map(|m| m.perf.keys()).collect();
+    metric_names.sort();
+    metric_names.dedup();
+    let metrics: Vec<Value> = metric_names
+        .iter()
+        .map(|name| {
+            let cells: Vec<Value> = measured
+                .iter()
+                .map(|m| match m.perf.get(*name) {
+                    Some(p) => json!({
+                        "samples": p.samples,
+                        "p50": format!("{:.0}", p.p50), "p75": format!("{:.0}", p.p75), "p95": format!("{:.0}", p.p95),
+                        "delta": delta(Some(p.p75), base.perf.get(*name).map(|b| b.p75)),
+                    }),
+                    None => json!({"samples": 0}),
+                })
+                .collect();
+            json!({"name": name, "cells": cells})
+        })
+        .collect();
+    let bars: Vec<(String, f64)> = measured
+        .iter()
+        .map(|m| (m.name.clone(), rate(m, m.total).unwrap_or(0.0)))
+        .collect();
     Ok(json!({
-        "empty": empty,
-        "cohorts": rows,
+        "empty": measured.iter().all(|m| m.views == 0 && m.total == 0),
+        "cohorts": cohorts,
+        "types": types,
+        "metrics": metrics,
         "chart_svg": charts::horizontal_bars(&bars),
     }))
 }

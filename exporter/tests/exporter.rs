@@ -25,6 +25,8 @@ struct Setup {
     owner: String,
     /// Ten days ago, when every seeded row happened.
     day: String,
+    /// The exporter's ops endpoints.
+    ops_url: String,
     _stop: Trigger,
 }
 
@@ -38,6 +40,7 @@ impl Setup {
         let topic = kit::unique("test.exports");
         kit::create_topic(&kafka, &topic, 1).await;
         let ops = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let ops_url = format!("http://{}", ops.local_addr().unwrap());
         let (stop, shutdown) = shutdown::channel();
         let config = ExporterConfig {
             clickhouse: ch.clone(),
@@ -58,6 +61,7 @@ impl Setup {
             topic,
             owner: Uuid::new_v4().to_string(),
             day: civil(now_day - 10),
+            ops_url,
             _stop: stop,
         }
     }
@@ -374,7 +378,19 @@ async fn an_empty_period_gives_a_no_data_report_and_a_redelivery_changes_nothing
     assert!(text.contains("No data for this period"), "{text}");
     // The same job delivered again is finished already: same row, no second notification.
     s.queue(id).await;
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let metrics = kit::request("GET", &format!("{}/metrics", s.ops_url), &[], "").await;
+        if String::from_utf8_lossy(&metrics.body).contains("friction_exporter_jobs_skipped_total 1")
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the redelivered job was never seen"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     let again = exports::get(&s.ch.client(), id).await.unwrap().unwrap();
     assert_eq!(
         (again.updated_at, again.attempts),

@@ -332,13 +332,8 @@ async fn a_screenshot_shows_on_its_event_whichever_arrives_first() {
         201
     );
     let url = screenshot_url(&u.ch, event_first).await;
-    assert!(
-        url.ends_with(&format!(
-            "/friction-screenshots/{}/{event_first}.png",
-            u.key_id
-        )),
-        "{url}"
-    );
+    let prefix = format!("/friction-screenshots/{}/{event_first}-", u.key_id);
+    assert!(url.contains(&prefix) && url.ends_with(".png"), "{url}");
 
     let screenshot_first = Uuid::new_v4();
     assert_eq!(
@@ -348,18 +343,10 @@ async fn a_screenshot_shows_on_its_event_whichever_arrives_first() {
         201
     );
     insert_event(&u.ch, &u.owner, screenshot_first).await;
-    assert!(screenshot_url(&u.ch, screenshot_first)
-        .await
-        .ends_with(&format!("{screenshot_first}.png")));
-
-    let stored = u
-        .objects
-        .get(
-            BUCKET_SCREENSHOTS,
-            &format!("{}/{screenshot_first}.png", u.key_id),
-        )
-        .await
-        .unwrap();
+    let url = screenshot_url(&u.ch, screenshot_first).await;
+    assert!(url.contains(&format!("{screenshot_first}-")), "{url}");
+    let object = url.split("/friction-screenshots/").nth(1).unwrap();
+    let stored = u.objects.get(BUCKET_SCREENSHOTS, object).await.unwrap();
     assert!(stored == png);
 
     // Another owner's event with the same id gets nothing from this owner's upload.
@@ -387,4 +374,28 @@ async fn an_object_store_outage_answers_503_records_nothing_and_heals() {
         201
     );
     assert_eq!(u.recordings().await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_goes_away_right_after_its_body_leaves_object_and_row_together() {
+    let u = Uploads::start(kit::stack().s3().unwrap()).await;
+    let addr = u.url.trim_start_matches("http://");
+    let body = webm(3 << 20);
+    let head = format!(
+        "POST {} HTTP/1.1\r\nhost: x\r\nx-api-key: {}\r\ncontent-type: video/webm\r\ncontent-length: {}\r\n\r\n",
+        recording(),
+        u.key,
+        body.len()
+    );
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(&body).await.unwrap();
+    drop(stream);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let objects = u.stored(BUCKET_RECORDINGS).await.len() as u64;
+    assert_eq!(
+        objects,
+        u.recordings().await,
+        "an object without its row, or the reverse"
+    );
 }

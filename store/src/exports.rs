@@ -1,7 +1,9 @@
 //! The `export_jobs` repository and the `notification_log` it feeds. A job moves
 //! `pending` → `running` → `completed` | `failed`; each change is a new row version
-//! (ReplacingMergeTree by `updated_at`, read `FINAL`), and a finished job never changes
-//! again, so a redelivered job cannot undo its outcome.
+//! (ReplacingMergeTree by `updated_at`, read `FINAL`). Workers write through
+//! [`save_unless_final`], so a redelivered or stale job does not undo an outcome (the
+//! check and the write are two steps: two workers finishing the same job in the same
+//! instant could still both write).
 
 use clickhouse::{Client, Row};
 use friction_schema::now_ms;
@@ -97,6 +99,21 @@ impl ExportJobRow {
     }
 }
 
+/// Writes `row` as the job's next version, unless the stored job is already final (a
+/// stale worker must not undo another's outcome); returns whether it was written.
+pub async fn save_unless_final(
+    client: &Client,
+    row: &mut ExportJobRow,
+) -> Result<bool, clickhouse::error::Error> {
+    if let Some(stored) = get(client, row.job_id).await? {
+        if stored.status().is_final() {
+            return Ok(false);
+        }
+    }
+    save(client, row).await?;
+    Ok(true)
+}
+
 /// Writes `row` as the job's next version.
 pub async fn save(client: &Client, row: &mut ExportJobRow) -> Result<(), clickhouse::error::Error> {
     row.updated_at = now_ms().max(row.updated_at + 1);
@@ -151,8 +168,21 @@ pub struct NotificationRow {
     pub sent_at: i64,
 }
 
-/// Records that a finished job was announced to its owner.
+/// Records that a finished job was announced to its owner, once per job: a retry after a
+/// failure halfway does not announce it twice.
 pub async fn notify(client: &Client, job: &ExportJobRow) -> Result<(), clickhouse::error::Error> {
+    let job_id = job.job_id.to_string();
+    let sent: u64 = client
+        .query(
+            "SELECT count() FROM notification_log WHERE owner_id = ? AND position(payload, ?) > 0",
+        )
+        .bind(&job.owner_id)
+        .bind(&job_id)
+        .fetch_one()
+        .await?;
+    if sent > 0 {
+        return Ok(());
+    }
     let row = NotificationRow {
         notification_id: Uuid::new_v4(),
         owner_id: job.owner_id.clone(),

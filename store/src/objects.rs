@@ -30,6 +30,8 @@ pub struct S3Config {
     /// Address buckets as `endpoint/bucket/key` (MinIO, most S3 servers) rather than
     /// `bucket.endpoint/key`.
     pub s3_path_style: bool,
+    /// How long one request to the store may take; a store that hangs counts as down.
+    pub s3_timeout_ms: u64,
 }
 
 impl Default for S3Config {
@@ -40,6 +42,7 @@ impl Default for S3Config {
             s3_access_key: String::new(),
             s3_secret_key: String::new(),
             s3_path_style: true,
+            s3_timeout_ms: 30_000,
         }
     }
 }
@@ -68,9 +71,8 @@ impl S3Config {
             minio::s3::creds::StaticProvider::new(&self.s3_access_key, &self.s3_secret_key, None);
         minio::s3::MinioClientBuilder::new(base_url)
             .provider(Some(provider))
-            // The client signs as us-east-1 when it skips the region lookup, so the lookup
-            // (one request per bucket, cached) is kept for servers in any other region.
-            .skip_region_lookup(self.s3_region == "us-east-1")
+            // The configured region is the one signed with; no lookup request is needed.
+            .skip_region_lookup(true)
             .build()
             .map_err(ObjectError::from_display)
     }
@@ -109,6 +111,7 @@ pub async fn ensure_buckets(s3: &S3Config) -> Result<Vec<&'static str>, ObjectEr
 pub struct ObjectStore {
     client: MinioClient,
     endpoint: String,
+    timeout: Duration,
 }
 
 impl ObjectStore {
@@ -117,7 +120,22 @@ impl ObjectStore {
         Ok(ObjectStore {
             client: config.client()?,
             endpoint: config.s3_endpoint.trim_end_matches('/').to_owned(),
+            timeout: Duration::from_millis(config.s3_timeout_ms.max(1)),
         })
+    }
+
+    /// One request, within the store's timeout.
+    async fn timed<T, E: std::fmt::Display>(
+        &self,
+        request: impl std::future::Future<Output = Result<T, E>>,
+    ) -> Result<T, ObjectError> {
+        match tokio::time::timeout(self.timeout, request).await {
+            Ok(result) => result.map_err(ObjectError::from_display),
+            Err(_) => Err(ObjectError(format!(
+                "no answer within {} ms",
+                self.timeout.as_millis()
+            ))),
+        }
     }
 
     /// The object's URL (path style); reading it needs credentials or a presigned URL.
@@ -133,14 +151,13 @@ impl ObjectStore {
         data: Bytes,
         content_type: &str,
     ) -> Result<(), ObjectError> {
-        self.client
+        let request = self
+            .client
             .put_object_content(bucket, key, ObjectContent::from(data))
             .map_err(ObjectError::from_display)?
             .content_type(content_type.to_owned())
-            .build()
-            .send()
-            .await
-            .map_err(ObjectError::from_display)?;
+            .build();
+        self.timed(request.send()).await?;
         Ok(())
     }
 
@@ -167,41 +184,34 @@ impl ObjectStore {
         key: &str,
         expiry: Duration,
     ) -> Result<String, ObjectError> {
-        let response = self
+        let request = self
             .client
             .get_presigned_object_url(bucket, key, http::Method::GET)
             .map_err(ObjectError::from_display)?
             .expiry_seconds(expiry.as_secs().clamp(1, 7 * 24 * 3600) as u32)
-            .build()
-            .send()
-            .await
-            .map_err(ObjectError::from_display)?;
-        Ok(response.url)
+            .build();
+        Ok(self.timed(request.send()).await?.url)
     }
 
     /// Reads a whole object.
     pub async fn get(&self, bucket: &str, key: &str) -> Result<Bytes, ObjectError> {
-        self.client
+        let request = self
+            .client
             .get_object(bucket, key)
             .map_err(ObjectError::from_display)?
-            .build()
-            .send()
-            .await
-            .map_err(ObjectError::from_display)?
-            .into_bytes()
-            .await
-            .map_err(ObjectError::from_display)
+            .build();
+        let response = self.timed(request.send()).await?;
+        self.timed(response.into_bytes()).await
     }
 
     /// Deletes an object (a missing one is not an error).
     pub async fn delete(&self, bucket: &str, key: &str) -> Result<(), ObjectError> {
-        self.client
+        let request = self
+            .client
             .delete_object(bucket, key)
             .map_err(ObjectError::from_display)?
-            .build()
-            .send()
-            .await
-            .map_err(ObjectError::from_display)?;
+            .build();
+        self.timed(request.send()).await?;
         Ok(())
     }
 
@@ -227,7 +237,7 @@ impl ObjectStore {
     /// Whether the store answers, for readiness.
     pub async fn ping(&self, bucket: &str) -> bool {
         match self.client.bucket_exists(bucket) {
-            Ok(request) => request.build().send().await.is_ok(),
+            Ok(request) => self.timed(request.build().send()).await.is_ok(),
             Err(_) => false,
         }
     }
@@ -272,16 +282,14 @@ impl Upload {
         let id = match &self.multipart {
             Some(id) => id.clone(),
             None => {
-                let created = self
+                let request = self
                     .store
                     .client
                     .create_multipart_upload(self.bucket.as_str(), self.key.as_str())
                     .map_err(ObjectError::from_display)?
                     .content_type(self.content_type.clone())
-                    .build()
-                    .send()
-                    .await
-                    .map_err(ObjectError::from_display)?;
+                    .build();
+                let created = self.store.timed(request.send()).await?;
                 let id = created
                     .upload_id()
                     .await
@@ -291,7 +299,7 @@ impl Upload {
         };
         let number = self.parts.len() as u16 + 1;
         let size = part.len() as u64;
-        let sent = self
+        let request = self
             .store
             .client
             .upload_part(
@@ -302,10 +310,8 @@ impl Upload {
                 SegmentedBytes::from(part),
             )
             .map_err(ObjectError::from_display)?
-            .build()
-            .send()
-            .await
-            .map_err(ObjectError::from_display)?;
+            .build();
+        let sent = self.store.timed(request.send()).await?;
         let etag = sent.etag().map_err(ObjectError::from_display)?;
         self.parts.push(PartInfo::new(number, etag, size, None));
         Ok(())
@@ -325,14 +331,13 @@ impl Upload {
             self.send_part(rest).await?;
         }
         let parts = std::mem::take(&mut self.parts);
-        self.store
+        let request = self
+            .store
             .client
             .complete_multipart_upload(self.bucket.as_str(), self.key.as_str(), id, parts)
             .map_err(ObjectError::from_display)?
-            .build()
-            .send()
-            .await
-            .map_err(ObjectError::from_display)?;
+            .build();
+        self.store.timed(request.send()).await?;
         self.multipart = None;
         Ok(self.bytes)
     }
@@ -343,15 +348,15 @@ impl Drop for Upload {
         let Some(id) = self.multipart.take() else {
             return;
         };
-        let (client, bucket, key) = (
-            self.store.client.clone(),
+        let (store, bucket, key) = (
+            self.store.clone(),
             std::mem::take(&mut self.bucket),
             std::mem::take(&mut self.key),
         );
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move {
-                let aborted = match client.abort_multipart_upload(bucket.as_str(), key.as_str(), id) {
-                    Ok(request) => request.build().send().await.map(|_| ()).map_err(|e| e.to_string()),
+                let aborted = match store.client.abort_multipart_upload(bucket.as_str(), key.as_str(), id) {
+                    Ok(request) => store.timed(request.build().send()).await.map(|_| ()).map_err(|e| e.to_string()),
                     Err(e) => Err(e.to_string()),
                 };
                 if let Err(e) = aborted {

@@ -68,7 +68,9 @@ pub async fn create(
         tracing::warn!(job_id = %job.job_id, error = %e, "export job not queued");
         job.status = Status::Failed.as_str().into();
         job.error = "the job could not be queued; request the export again".into();
+        job.finished_at = friction_schema::now_ms();
         exports::save(client, &mut job).await?;
+        exports::notify(client, &job).await?;
         return Err(AdminError::QueueUnavailable);
     }
     tracing::info!(job_id = %job.job_id, report = %job.report, "export queued");

@@ -98,12 +98,11 @@ async fn last_used(call: &Call<'_>, rows: &[ApiKeyRow]) -> Result<HashMap<Uuid, 
 
 /// `GET /v1/keys` (admins may filter with `?owner_id=`).
 pub async fn list(call: &Call<'_>, caller: &Caller) -> Result<Response<Body>, AdminError> {
-    let own = caller.user_id.to_string();
     let owner = match caller.role {
         Role::Admin => call.query("owner_id"),
-        Role::Member => Some(own.as_str()),
+        Role::Member => Some(caller.user_id.to_string()),
     };
-    let rows = keys::list(&call.state.clickhouse, owner).await?;
+    let rows = keys::list(&call.state.clickhouse, owner.as_deref()).await?;
     let used = last_used(call, &rows).await?;
     let list: Vec<Value> = rows
         .iter()

@@ -35,22 +35,19 @@ pub struct Call<'a> {
 }
 
 impl Call<'_> {
-    /// Whether the query string has `name=true`.
+    /// Whether the query string has `name=true` (or `1`).
     pub fn flag(&self, name: &str) -> bool {
-        self.parts.uri.query().is_some_and(|q| {
-            q.split('&').any(|pair| {
-                pair.strip_prefix(name).and_then(|v| v.strip_prefix('=')) == Some("true")
-            })
-        })
+        self.query(name)
+            .is_some_and(|v| v.eq_ignore_ascii_case("true") || v == "1")
     }
 
-    /// The value of a query parameter.
-    pub fn query(&self, name: &str) -> Option<&str> {
-        self.parts.uri.query()?.split('&').find_map(|pair| {
-            pair.strip_prefix(name)
-                .and_then(|v| v.strip_prefix('='))
-                .filter(|v| !v.is_empty())
-        })
+    /// The percent-decoded value of a query parameter, when not empty.
+    pub fn query(&self, name: &str) -> Option<String> {
+        let query = self.parts.uri.query()?;
+        form_urlencoded::parse(query.as_bytes())
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.into_owned())
+            .filter(|v| !v.is_empty())
     }
 }
 

@@ -37,7 +37,7 @@ fn instant(call: &Call<'_>, name: &str) -> Result<Option<i64>, AdminError> {
         return Ok(None);
     };
     let ms = raw.parse::<i64>().ok().or_else(|| {
-        let at = humantime::parse_rfc3339_weak(raw).ok()?;
+        let at = humantime::parse_rfc3339_weak(&raw).ok()?;
         Some(at.duration_since(UNIX_EPOCH).ok()?.as_millis() as i64)
     });
     ms.map(Some).ok_or_else(|| {
@@ -59,8 +59,8 @@ pub async fn list(call: &Call<'_>, caller: &Caller) -> Result<Response<Body>, Ad
             .ok_or_else(|| AdminError::InvalidQuery("limit must be from 1 to 1000".into()))?,
     };
     let filter = RecordingFilter {
-        owner_id: call.query("owner_id").map(str::to_owned),
-        session_id: call.query("session_id").map(str::to_owned),
+        owner_id: call.query("owner_id"),
+        session_id: call.query("session_id"),
         from_ms: instant(call, "from")?,
         to_ms: instant(call, "to")?,
         limit,

@@ -7,7 +7,7 @@
 
 use friction_schema::topics::{BUCKET_RECORDINGS, BUCKET_SCREENSHOTS};
 use friction_service::http::{json, Body, RequestBody};
-use friction_store::objects::{ObjectError, Upload};
+use friction_store::objects::{ObjectError, ObjectStore, Upload};
 use friction_store::recordings::{self, RecordingRow};
 use friction_store::screenshots::{self, ScreenshotLink};
 use http::request::Parts;
@@ -93,14 +93,11 @@ enum Target {
     },
 }
 
-fn param<'q>(query: &'q str, name: &str) -> Option<&'q str> {
-    query
-        .split('&')
-        .find_map(|pair| pair.strip_prefix(name).and_then(|v| v.strip_prefix('=')))
-}
-
-fn required<'q>(query: &'q str, name: &str) -> Result<&'q str, ApiError> {
-    param(query, name)
+/// A query parameter, percent-decoded (browsers encode `:` in times as `%3A`).
+fn required(query: &str, name: &str) -> Result<String, ApiError> {
+    form_urlencoded::parse(query.as_bytes())
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.into_owned())
         .filter(|v| !v.is_empty())
         .ok_or_else(|| ApiError::InvalidQuery(format!("the {name} query parameter is required")))
 }
@@ -112,7 +109,7 @@ fn session(query: &str) -> Result<String, ApiError> {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
     match ok {
-        true => Ok(id.to_owned()),
+        true => Ok(id),
         false => Err(ApiError::InvalidQuery(
             "session_id must be at most 128 letters, digits, '-', '_' or '.'".into(),
         )),
@@ -133,7 +130,7 @@ fn number(query: &str, name: &str, max: u64) -> Result<u64, ApiError> {
 fn started_at(query: &str) -> Result<i64, ApiError> {
     let raw = required(query, "started_at")?;
     let ms = raw.parse::<i64>().ok().or_else(|| {
-        let at = humantime::parse_rfc3339_weak(raw).ok()?;
+        let at = humantime::parse_rfc3339_weak(&raw).ok()?;
         Some(at.duration_since(std::time::UNIX_EPOCH).ok()?.as_millis() as i64)
     });
     // Up to the year 2200.
@@ -155,7 +152,7 @@ fn target(parts: &Parts, media: Media) -> Result<Target, ApiError> {
             duration_ms: number(query, "duration_ms", 24 * 3_600_000)?,
         },
         Media::Screenshot => Target::Screenshot {
-            event_id: Uuid::try_parse(required(query, "event_id")?)
+            event_id: Uuid::try_parse(&required(query, "event_id")?)
                 .map_err(|_| ApiError::InvalidQuery("event_id must be a UUID".into()))?,
             session_id: session(query)?,
         },
@@ -196,6 +193,16 @@ async fn accept(
 ) -> Result<(serde_json::Value, Rate), Refused> {
     let key = policy::api_key(parts)?;
     let target = target(parts, media)?;
+    if let Target::Recording { started_at, .. } = &target {
+        // Older recordings would expire from the table (30 days) as soon as written.
+        let now = state.clock.now_ms();
+        if *started_at < now - 29 * 86_400_000 || *started_at > now + 86_400_000 {
+            return Err(ApiError::InvalidQuery(
+                "started_at must be within the last 29 days".into(),
+            )
+            .into());
+        }
+    }
     check_content_type(parts, media)?;
     let settings = &state.settings.uploads;
     let max = match media {
@@ -222,13 +229,11 @@ async fn accept(
     body.set_timeout(settings.body_timeout());
 
     let id = Uuid::new_v4();
-    let extension = match media {
-        Media::Recording => "webm",
-        Media::Screenshot => "png",
-    };
     let object_key = match &target {
-        Target::Recording { .. } => format!("{}/{id}.{extension}", key.key_id),
-        Target::Screenshot { event_id, .. } => format!("{}/{event_id}.{extension}", key.key_id),
+        Target::Recording { .. } => format!("{}/{id}.webm", key.key_id),
+        // One object per upload: a second screenshot of an event never replaces the
+        // object the first link points to.
+        Target::Screenshot { event_id, .. } => format!("{}/{event_id}-{id}.png", key.key_id),
     };
     let bucket = media.bucket();
     let mut upload = state.objects.upload(
@@ -240,61 +245,55 @@ async fn accept(
     stream(&mut upload, &mut body, media, max)
         .await
         .map_err(known)?;
-    let bytes = upload.finish().await.map_err(|e| known(store_down(e)))?;
+
+    let now = state.clock.now_ms();
+    let record = match &target {
+        Target::Recording {
+            session_id,
+            started_at,
+            duration_ms,
+        } => Record::Recording(RecordingRow {
+            recording_id: id,
+            owner_id: key.owner_id.to_string(),
+            key_id: key.key_id,
+            session_id: session_id.clone(),
+            page_view_id: String::new(),
+            url: String::new(),
+            object_key: object_key.clone(),
+            content_type: media.content_type().into(),
+            size_bytes: 0,
+            started_at: *started_at,
+            uploaded_at: now,
+            duration_ms: *duration_ms,
+        }),
+        Target::Screenshot {
+            event_id,
+            session_id,
+        } => Record::Screenshot(ScreenshotLink {
+            owner_id: key.owner_id.to_string(),
+            event_id: *event_id,
+            url: state.objects.url(bucket, &object_key),
+            session_id: session_id.clone(),
+            key_id: key.key_id,
+            size_bytes: 0,
+            uploaded_at: now,
+        }),
+    };
+    // The whole body is in: storing and recording it runs to its end on a task of its
+    // own, so a client that goes away now cannot leave an object without its row.
+    let (objects, clickhouse) = (state.objects.clone(), state.clickhouse.clone());
+    let commit = tokio::spawn(commit(
+        upload, record, objects, clickhouse, bucket, object_key,
+    ));
+    let bytes = commit
+        .await
+        .map_err(|_| known(ApiError::Unavailable("the upload was interrupted")))?
+        .map_err(known)?;
     state
         .metrics
         .upload_bytes
         .with_label_values(&[media.as_str()])
         .inc_by(bytes);
-
-    let now = state.clock.now_ms();
-    let recorded = match &target {
-        Target::Recording {
-            session_id,
-            started_at,
-            duration_ms,
-        } => {
-            let row = RecordingRow {
-                recording_id: id,
-                owner_id: key.owner_id.to_string(),
-                key_id: key.key_id,
-                session_id: session_id.clone(),
-                page_view_id: String::new(),
-                url: String::new(),
-                object_key: object_key.clone(),
-                content_type: media.content_type().into(),
-                size_bytes: bytes,
-                started_at: *started_at,
-                uploaded_at: now,
-                duration_ms: *duration_ms,
-            };
-            recordings::insert(&state.clickhouse, &row).await
-        }
-        Target::Screenshot {
-            event_id,
-            session_id,
-        } => {
-            let row = ScreenshotLink {
-                owner_id: key.owner_id.to_string(),
-                event_id: *event_id,
-                url: state.objects.url(bucket, &object_key),
-                session_id: session_id.clone(),
-                key_id: key.key_id,
-                size_bytes: bytes,
-                uploaded_at: now,
-            };
-            screenshots::link(&state.clickhouse, &row).await
-        }
-    };
-    if let Err(e) = recorded {
-        tracing::warn!(error = %e, "upload stored but not recorded; deleting it");
-        if let Err(e) = state.objects.delete(bucket, &object_key).await {
-            tracing::error!(%bucket, key = %object_key, error = %e, "could not delete an unrecorded upload");
-        }
-        return Err(known(ApiError::Unavailable(
-            "the upload could not be recorded",
-        )));
-    }
     let value = match target {
         Target::Recording { .. } => serde_json::json!({
             "success": true, "recording_id": id, "bytes": bytes,
@@ -304,6 +303,43 @@ async fn accept(
         }),
     };
     Ok((value, rate))
+}
+
+/// The row that makes a stored upload visible.
+enum Record {
+    Recording(RecordingRow),
+    Screenshot(ScreenshotLink),
+}
+
+/// Finishes the upload, then writes its row; a row that cannot be written takes its
+/// object with it. Returns the stored size.
+async fn commit(
+    upload: Upload,
+    mut record: Record,
+    objects: ObjectStore,
+    clickhouse: clickhouse::Client,
+    bucket: &'static str,
+    object_key: String,
+) -> Result<u64, ApiError> {
+    let bytes = upload.finish().await.map_err(store_down)?;
+    let recorded = match &mut record {
+        Record::Recording(row) => {
+            row.size_bytes = bytes;
+            recordings::insert(&clickhouse, row).await
+        }
+        Record::Screenshot(row) => {
+            row.size_bytes = bytes;
+            screenshots::link(&clickhouse, row).await
+        }
+    };
+    if let Err(e) = recorded {
+        tracing::warn!(error = %e, "upload stored but not recorded; deleting it");
+        if let Err(e) = objects.delete(bucket, &object_key).await {
+            tracing::error!(%bucket, key = %object_key, error = %e, "could not delete an unrecorded upload");
+        }
+        return Err(ApiError::Unavailable("the upload could not be recorded"));
+    }
+    Ok(bytes)
 }
 
 /// Copies the body into `upload`, checking the magic bytes first and the cap throughout.
