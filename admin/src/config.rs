@@ -31,6 +31,28 @@ pub struct AdminConfig {
     pub public_ingest_url: String,
     /// Largest JSON body accepted.
     pub max_body_bytes: usize,
+    /// The console's sessions (`FRICTION_CONSOLE__*`).
+    pub console: ConsoleConfig,
+}
+
+/// The console's sessions.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ConsoleConfig {
+    /// How long a sign-in lasts, seconds.
+    pub session_ttl_s: u64,
+    /// Mark cookies `Secure` on every answer, not only when a TLS proxy in front says
+    /// `X-Forwarded-Proto: https`.
+    pub secure_cookies: bool,
+}
+
+impl Default for ConsoleConfig {
+    fn default() -> Self {
+        ConsoleConfig {
+            session_ttl_s: 12 * 3600,
+            secure_cookies: false,
+        }
+    }
 }
 
 impl Default for AdminConfig {
@@ -45,6 +67,7 @@ impl Default for AdminConfig {
             presign_expiry_s: 900,
             public_ingest_url: "http://127.0.0.1:8080".into(),
             max_body_bytes: 64 * 1024,
+            console: ConsoleConfig::default(),
         }
     }
 }
@@ -54,6 +77,9 @@ impl ServiceConfig for AdminConfig {
         socket_addr("listen", &self.listen)?;
         self.http.validate()?;
         friction_service::config::positive("max_body_bytes", self.max_body_bytes as u64)?;
+        if !(60..=30 * 24 * 3600).contains(&self.console.session_ttl_s) {
+            return Err("console.session_ttl_s must be between 60 and 2592000 (30 days)".into());
+        }
         if !(1..=7 * 24 * 3600).contains(&self.presign_expiry_s) {
             return Err("presign_expiry_s must be between 1 and 604800 (7 days)".into());
         }

@@ -69,6 +69,17 @@ pub enum AdminError {
     /// The body did not arrive in time or could not be read.
     #[error("{0}")]
     BodyTimeout(String),
+    /// A console form without its session's CSRF token.
+    #[error(
+        "this form has expired or did not come from the console; reload the page and try again"
+    )]
+    InvalidCsrf,
+    /// A console request without a live session.
+    #[error("sign in to the console first")]
+    SignInRequired,
+    /// A download asked for before the export completed.
+    #[error("this export has no file yet")]
+    ExportNotReady,
     /// ClickHouse is unreachable.
     #[error("the control-plane database is unavailable; retry later")]
     Unavailable,
@@ -78,15 +89,15 @@ impl ApiError for AdminError {
     fn status(&self) -> StatusCode {
         use AdminError::*;
         match self {
-            MissingToken | InvalidToken => StatusCode::UNAUTHORIZED,
-            UserDisabled | Forbidden => StatusCode::FORBIDDEN,
+            MissingToken | InvalidToken | SignInRequired => StatusCode::UNAUTHORIZED,
+            UserDisabled | Forbidden | InvalidCsrf => StatusCode::FORBIDDEN,
             NotFound(_) | NoRoute => StatusCode::NOT_FOUND,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             InvalidJson(_) | UnknownField(_) | InvalidActive | EmptyChange | InvalidKey(_)
             | InvalidQuery(_) | InvalidParams(_) => StatusCode::BAD_REQUEST,
             PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            KeyNotRevealable => StatusCode::CONFLICT,
+            KeyNotRevealable | ExportNotReady => StatusCode::CONFLICT,
             BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             // 503, not 500: the request was fine and will succeed once ClickHouse is back.
             Unavailable | StoreUnavailable | QueueUnavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -112,6 +123,9 @@ impl ApiError for AdminError {
             PayloadTooLarge(_) => "payload_too_large",
             UnsupportedMediaType => "unsupported_media_type",
             KeyNotRevealable => "key_not_revealable",
+            InvalidCsrf => "invalid_csrf",
+            SignInRequired => "sign_in_required",
+            ExportNotReady => "export_not_ready",
             BodyTimeout(_) => "request_timeout",
             Unavailable | StoreUnavailable | QueueUnavailable => "unavailable",
         }

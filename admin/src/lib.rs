@@ -5,12 +5,14 @@
 //! Layout: [`run`] serves [`router`] (the one route table) on
 //! `friction_service::http::serve`; [`auth`] finds the caller; [`endpoints`] answer, over
 //! the `friction_store` repositories, sharing [`state`]; [`jobs`] queues export jobs on
-//! Kafka; [`error`] shapes every refusal;
+//! Kafka; [`error`] shapes every refusal; [`console`] serves the same endpoints as pages
+//! for people, under `/console`;
 //! [`metrics`] and [`config`].
 #![warn(missing_docs)]
 
 pub mod auth;
 pub mod config;
+pub mod console;
 pub mod endpoints;
 pub mod error;
 pub mod jobs;

@@ -7,8 +7,9 @@ use std::time::Instant;
 
 use friction_service::http::{ApiError, Body, RequestBody, Router};
 use friction_service::ops;
-use http::{header, HeaderValue, Method, Request, Response};
+use http::{header, HeaderValue, Method, Request, Response, StatusCode};
 
+use crate::console;
 use crate::endpoints::{self, Call};
 use crate::error::AdminError;
 use crate::state::State;
@@ -42,6 +43,25 @@ pub enum Route {
     ListExports,
     /// One job, with a download URL once completed.
     GetExport,
+}
+
+impl Route {
+    /// Whether the route reads a JSON object body.
+    pub fn takes_body(self) -> bool {
+        matches!(
+            self,
+            Route::CreateKey | Route::UpdateKey | Route::CreateExport
+        )
+    }
+
+    /// The status of a successful answer.
+    pub fn success(self) -> StatusCode {
+        match self {
+            Route::CreateKey => StatusCode::CREATED,
+            Route::CreateExport => StatusCode::ACCEPTED,
+            _ => StatusCode::OK,
+        }
+    }
 }
 
 /// Every route: method, path pattern (`{id}` is a path parameter), what it does.
@@ -86,6 +106,9 @@ impl Router for AdminRouter {
         let state = &*self.0;
         let started = Instant::now();
         let path = req.uri().path().to_owned();
+        if path == "/" || path == "/console" || path.starts_with("/console/") {
+            return console::route(state, req).await;
+        }
         let mut path_known = false;
         let found = ROUTES.iter().find_map(|(method, pattern, route)| {
             let param = matches(pattern, &path)?;
@@ -114,10 +137,10 @@ impl Router for AdminRouter {
         let (parts, body) = req.into_parts();
         let call = Call {
             state,
-            parts: &parts,
+            query: parts.uri.query().unwrap_or(""),
             param: &param,
         };
-        let result = endpoints::handle(route, call, body).await;
+        let result = endpoints::handle(route, call, &parts.headers, body).await;
         let outcome = match &result {
             Ok(_) => "ok",
             Err(e) => e.code(),

@@ -6,6 +6,8 @@
 //! - [`exports`]: the `export_jobs` repository and the `notification_log` it feeds;
 //! - [`recordings`]: the `session_recordings` repository;
 //! - [`screenshots`]: linking screenshots to friction events;
+//! - [`sessions`]: console sign-ins (cookie and CSRF token, stored as hashes);
+//! - [`secret`]: generating, hashing and comparing bearer secrets;
 //! - [`users`]: the `users` repository (roles, bearer tokens stored as hashes);
 //! - [`usage`]: writing aggregated key usage to `api_key_usage` and reading last use;
 //! - [`clickhouse_error`]: ClickHouse error codes, classified for retries;
@@ -20,5 +22,7 @@ pub mod migrations;
 pub mod objects;
 pub mod recordings;
 pub mod screenshots;
+pub mod secret;
+pub mod sessions;
 pub mod usage;
 pub mod users;

@@ -40,6 +40,7 @@ migrations! {
     4 => "0004_users",
     5 => "0005_uploads",
     6 => "0006_exports",
+    7 => "0007_console_sessions",
 }
 
 /// Why migrating failed.

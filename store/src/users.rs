@@ -4,11 +4,10 @@
 
 use clickhouse::{Client, Row};
 use friction_schema::now_ms;
-use rand::distr::{Alphanumeric, SampleString};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
 use uuid::Uuid;
+
+use crate::secret::{self, hash};
 
 /// Every user token starts with this, so a leaked one is recognisable.
 pub const TOKEN_PREFIX: &str = "ft_";
@@ -86,15 +85,8 @@ pub enum UserError {
 /// writes the next, so two interleaved could undo each other).
 static CHANGES: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-fn hash(token: &str) -> String {
-    friction_schema::hex(&Sha256::digest(token.as_bytes()))
-}
-
 fn generate_token() -> String {
-    format!(
-        "{TOKEN_PREFIX}{}",
-        Alphanumeric.sample_string(&mut rand::rng(), TOKEN_LEN)
-    )
+    secret::generate(TOKEN_PREFIX, TOKEN_LEN)
 }
 
 fn check_email(email: &str) -> Result<String, UserError> {
@@ -179,7 +171,7 @@ pub async fn authenticate(client: &Client, token: &str) -> Result<Option<UserRow
         .bind(&hashed)
         .fetch_optional()
         .await?;
-    Ok(row.filter(|r| bool::from(r.token_hash.as_bytes().ct_eq(hashed.as_bytes()))))
+    Ok(row.filter(|r| secret::same(&r.token_hash, &hashed)))
 }
 
 /// Whether `owner_id` names a user who was disabled (owners that are not users, such as

@@ -4,14 +4,12 @@
 
 use friction_schema::export::{ExportParams, JobMessage};
 use friction_schema::topics::BUCKET_EXPORTS;
-use friction_service::http::Body;
 use friction_store::exports::{self, ExportJobRow, Status};
 use friction_store::users::Role;
-use http::{Response, StatusCode};
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
-use super::{presigned, reply, timestamp, Call};
+use super::{presigned, timestamp, Call};
 use crate::auth::Caller;
 use crate::error::AdminError;
 
@@ -50,7 +48,7 @@ pub async fn create(
     call: &Call<'_>,
     caller: &Caller,
     body: Map<String, Value>,
-) -> Result<Response<Body>, AdminError> {
+) -> Result<Value, AdminError> {
     let mut params: ExportParams = serde_json::from_value(Value::Object(body))
         .map_err(|e| AdminError::InvalidJson(format!("not an export request: {e}")))?;
     params.check()?;
@@ -74,11 +72,11 @@ pub async fn create(
         return Err(AdminError::QueueUnavailable);
     }
     tracing::info!(job_id = %job.job_id, report = %job.report, "export queued");
-    Ok(reply(StatusCode::ACCEPTED, &job_json(&job)))
+    Ok(job_json(&job))
 }
 
 /// `GET /v1/exports?limit=`: the caller's jobs (admins: every job), newest first.
-pub async fn list(call: &Call<'_>, caller: &Caller) -> Result<Response<Body>, AdminError> {
+pub async fn list(call: &Call<'_>, caller: &Caller) -> Result<Value, AdminError> {
     let own = caller.user_id.to_string();
     let owner = match caller.role {
         Role::Admin => None,
@@ -94,11 +92,11 @@ pub async fn list(call: &Call<'_>, caller: &Caller) -> Result<Response<Body>, Ad
     };
     let jobs = exports::list(&call.state.clickhouse, owner, limit).await?;
     let list: Vec<Value> = jobs.iter().map(job_json).collect();
-    Ok(reply(StatusCode::OK, &json!({ "exports": list })))
+    Ok(json!({ "exports": list }))
 }
 
 /// `GET /v1/exports/{id}`: status, error, timings and, once completed, `download_url`.
-pub async fn get(call: &Call<'_>, caller: &Caller) -> Result<Response<Body>, AdminError> {
+pub async fn get(call: &Call<'_>, caller: &Caller) -> Result<Value, AdminError> {
     let job = owned(call, caller).await?;
     let mut value = job_json(&job);
     if job.status() == Status::Completed {
@@ -106,5 +104,5 @@ pub async fn get(call: &Call<'_>, caller: &Caller) -> Result<Response<Body>, Adm
         value["download_url"] = url;
         value["download_expires_at"] = expires;
     }
-    Ok(reply(StatusCode::OK, &value))
+    Ok(value)
 }

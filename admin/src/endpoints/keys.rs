@@ -5,15 +5,13 @@
 use std::collections::HashMap;
 
 use friction_schema::api_key::{self, ApiKeyRow, DEFAULT_RATE_LIMIT_PER_MINUTE};
-use friction_service::http::Body;
 use friction_store::keys::{self, Invalid, KeyChange, NewKey};
 use friction_store::usage;
 use friction_store::users::Role;
-use http::{Response, StatusCode};
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
-use super::{reply, timestamp, Call};
+use super::{timestamp, Call};
 use crate::auth::Caller;
 use crate::error::AdminError;
 
@@ -97,7 +95,7 @@ async fn last_used(call: &Call<'_>, rows: &[ApiKeyRow]) -> Result<HashMap<Uuid, 
 }
 
 /// `GET /v1/keys` (admins may filter with `?owner_id=`).
-pub async fn list(call: &Call<'_>, caller: &Caller) -> Result<Response<Body>, AdminError> {
+pub async fn list(call: &Call<'_>, caller: &Caller) -> Result<Value, AdminError> {
     let owner = match caller.role {
         Role::Admin => call.query("owner_id"),
         Role::Member => Some(caller.user_id.to_string()),
@@ -108,7 +106,7 @@ pub async fn list(call: &Call<'_>, caller: &Caller) -> Result<Response<Body>, Ad
         .iter()
         .map(|r| key_json(r, used.get(&r.key_id).copied()))
         .collect();
-    Ok(reply(StatusCode::OK, &json!({ "keys": list })))
+    Ok(json!({ "keys": list }))
 }
 
 /// `POST /v1/keys`: the new key, shown whole with its snippet.
@@ -116,7 +114,7 @@ pub async fn create(
     call: &Call<'_>,
     caller: &Caller,
     body: Map<String, Value>,
-) -> Result<Response<Body>, AdminError> {
+) -> Result<Value, AdminError> {
     only(&body, &["name", "allowed_domains", "rate_limit_per_minute"])?;
     let new = NewKey {
         name: body
@@ -139,11 +137,11 @@ pub async fn create(
     let (key, row) = keys::create(&call.state.clickhouse, new).await?;
     tracing::info!(key_id = %row.key_id, owner = %row.owner_id, "key created");
     let value = with_secret(key_json(&row, None), &key, &call.state.public_ingest_url);
-    Ok(reply(StatusCode::CREATED, &value))
+    Ok(value)
 }
 
 /// `GET /v1/keys/{id}`, whole with `?reveal=true`.
-pub async fn get(call: &Call<'_>, caller: &Caller) -> Result<Response<Body>, AdminError> {
+pub async fn get(call: &Call<'_>, caller: &Caller) -> Result<Value, AdminError> {
     let row = owned(call, caller).await?;
     let used = last_used(call, std::slice::from_ref(&row)).await?;
     let mut value = key_json(&row, used.get(&row.key_id).copied());
@@ -153,7 +151,7 @@ pub async fn get(call: &Call<'_>, caller: &Caller) -> Result<Response<Body>, Adm
         }
         value = with_secret(value, &row.key_secret, &call.state.public_ingest_url);
     }
-    Ok(reply(StatusCode::OK, &value))
+    Ok(value)
 }
 
 /// `PATCH /v1/keys/{id}`: name, domains, limit or `is_active`.
@@ -161,7 +159,7 @@ pub async fn update(
     call: &Call<'_>,
     caller: &Caller,
     body: Map<String, Value>,
-) -> Result<Response<Body>, AdminError> {
+) -> Result<Value, AdminError> {
     let row = owned(call, caller).await?;
     only(
         &body,
@@ -190,15 +188,12 @@ pub async fn update(
     let row = keys::update(&call.state.clickhouse, row.key_id, change).await?;
     tracing::info!(key_id = %row.key_id, active = row.active, "key changed");
     let used = last_used(call, std::slice::from_ref(&row)).await?;
-    Ok(reply(
-        StatusCode::OK,
-        &key_json(&row, used.get(&row.key_id).copied()),
-    ))
+    Ok(key_json(&row, used.get(&row.key_id).copied()))
 }
 
 /// `DELETE /v1/keys/{id}`: the key as it was, marked deleted; ingest refuses it within
 /// its cache TTL.
-pub async fn delete(call: &Call<'_>, caller: &Caller) -> Result<Response<Body>, AdminError> {
+pub async fn delete(call: &Call<'_>, caller: &Caller) -> Result<Value, AdminError> {
     let row = owned(call, caller).await?;
     let used = last_used(call, std::slice::from_ref(&row)).await?;
     keys::delete(&call.state.clickhouse, row.key_id).await?;
@@ -206,5 +201,5 @@ pub async fn delete(call: &Call<'_>, caller: &Caller) -> Result<Response<Body>, 
     let mut value = key_json(&row, used.get(&row.key_id).copied());
     value["is_active"] = false.into();
     value["deleted"] = true.into();
-    Ok(reply(StatusCode::OK, &value))
+    Ok(value)
 }

@@ -14,22 +14,21 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Buf;
 use friction_service::http::{json, Body, BodyError, RequestBody};
-use http::request::Parts;
-use http::{header, Response, StatusCode};
+use http::{header, HeaderMap, Response, StatusCode};
 use http_body_util::BodyExt;
 use serde_json::{Map, Value};
 
-use crate::auth;
+use crate::auth::{self, Caller};
 use crate::error::AdminError;
 use crate::router::Route;
 use crate::state::State;
 
-/// One request, routed.
+/// One request, routed: the API and the console both call endpoints through it.
 pub struct Call<'a> {
     /// Shared state.
     pub state: &'a State,
-    /// Method, URI, headers.
-    pub parts: &'a Parts,
+    /// The raw query string, or `""`.
+    pub query: &'a str,
     /// The `{id}` of the path, or `""`.
     pub param: &'a str,
 }
@@ -43,50 +42,80 @@ impl Call<'_> {
 
     /// The percent-decoded value of a query parameter, when not empty.
     pub fn query(&self, name: &str) -> Option<String> {
-        let query = self.parts.uri.query()?;
-        form_urlencoded::parse(query.as_bytes())
+        form_urlencoded::parse(self.query.as_bytes())
             .find(|(key, _)| key == name)
             .map(|(_, value)| value.into_owned())
             .filter(|v| !v.is_empty())
     }
 }
 
-/// Authenticates, then runs the endpoint of `route`.
+/// Authenticates a bearer token, reads the body of routes that take one, and answers.
 pub async fn handle(
     route: Route,
     call: Call<'_>,
+    headers: &HeaderMap,
     body: RequestBody,
 ) -> Result<Response<Body>, AdminError> {
-    let caller = auth::caller(&call.state.clickhouse, &call.parts.headers).await?;
+    let caller = auth::caller(&call.state.clickhouse, headers).await?;
+    let body = match route.takes_body() {
+        true => read_object(call.state.max_body_bytes, headers, body).await?,
+        false => Map::new(),
+    };
+    let value = answer(route, &call, &caller, body).await?;
+    Ok(reply(route.success(), &value))
+}
+
+/// Runs the endpoint of `route` for `caller`; `body` is the JSON object of routes that
+/// take one. The console renders the same answers.
+pub async fn answer(
+    route: Route,
+    call: &Call<'_>,
+    caller: &Caller,
+    body: Map<String, Value>,
+) -> Result<Value, AdminError> {
     match route {
         Route::Ops => Err(AdminError::NoRoute),
-        Route::Me => users::me(&call, &caller).await,
-        Route::ListUsers => users::list(&call, &caller).await,
-        Route::ListKeys => keys::list(&call, &caller).await,
-        Route::CreateKey => keys::create(&call, &caller, read_object(&call, body).await?).await,
-        Route::GetKey => keys::get(&call, &caller).await,
-        Route::UpdateKey => keys::update(&call, &caller, read_object(&call, body).await?).await,
-        Route::DeleteKey => keys::delete(&call, &caller).await,
-        Route::ListRecordings => recordings::list(&call, &caller).await,
-        Route::GetRecording => recordings::get(&call, &caller).await,
-        Route::CreateExport => {
-            exports::create(&call, &caller, read_object(&call, body).await?).await
-        }
-        Route::ListExports => exports::list(&call, &caller).await,
-        Route::GetExport => exports::get(&call, &caller).await,
+        Route::Me => users::me(call, caller).await,
+        Route::ListUsers => users::list(call, caller).await,
+        Route::ListKeys => keys::list(call, caller).await,
+        Route::CreateKey => keys::create(call, caller, body).await,
+        Route::GetKey => keys::get(call, caller).await,
+        Route::UpdateKey => keys::update(call, caller, body).await,
+        Route::DeleteKey => keys::delete(call, caller).await,
+        Route::ListRecordings => recordings::list(call, caller).await,
+        Route::GetRecording => recordings::get(call, caller).await,
+        Route::CreateExport => exports::create(call, caller, body).await,
+        Route::ListExports => exports::list(call, caller).await,
+        Route::GetExport => exports::get(call, caller).await,
     }
 }
 
 /// Reads a JSON object body within the size cap and the body timeout.
-async fn read_object(call: &Call<'_>, body: RequestBody) -> Result<Map<String, Value>, AdminError> {
-    let max = call.state.max_body_bytes;
-    if let Some(kind) = call.parts.headers.get(header::CONTENT_TYPE) {
+async fn read_object(
+    max: usize,
+    headers: &HeaderMap,
+    body: RequestBody,
+) -> Result<Map<String, Value>, AdminError> {
+    if let Some(kind) = headers.get(header::CONTENT_TYPE) {
         let mime = kind.to_str().unwrap_or("").split(';').next().unwrap_or("");
         if !mime.trim().eq_ignore_ascii_case("application/json") {
             return Err(AdminError::UnsupportedMediaType);
         }
     }
-    let mut body = body;
+    let bytes = read_bytes(max, body).await?;
+    match serde_json::from_slice(&bytes) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(AdminError::InvalidJson(
+            "the body must be a JSON object".into(),
+        )),
+        Err(e) => Err(AdminError::InvalidJson(format!(
+            "the body is not valid JSON: {e}"
+        ))),
+    }
+}
+
+/// Reads a body of at most `max` bytes within the body timeout.
+pub(crate) async fn read_bytes(max: usize, mut body: RequestBody) -> Result<Vec<u8>, AdminError> {
     let mut bytes = Vec::new();
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| match e {
@@ -105,15 +134,7 @@ async fn read_object(call: &Call<'_>, body: RequestBody) -> Result<Map<String, V
             }
         }
     }
-    match serde_json::from_slice(&bytes) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(AdminError::InvalidJson(
-            "the body must be a JSON object".into(),
-        )),
-        Err(e) => Err(AdminError::InvalidJson(format!(
-            "the body is not valid JSON: {e}"
-        ))),
-    }
+    Ok(bytes)
 }
 
 /// A JSON answer.

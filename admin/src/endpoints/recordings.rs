@@ -4,13 +4,11 @@
 use std::time::UNIX_EPOCH;
 
 use friction_schema::topics::BUCKET_RECORDINGS;
-use friction_service::http::Body;
 use friction_store::recordings::{self, RecordingFilter, RecordingRow};
-use http::{Response, StatusCode};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use super::{presigned, reply, timestamp, Call};
+use super::{presigned, timestamp, Call};
 use crate::auth::Caller;
 use crate::error::AdminError;
 
@@ -48,7 +46,7 @@ fn instant(call: &Call<'_>, name: &str) -> Result<Option<i64>, AdminError> {
 }
 
 /// `GET /v1/recordings?session_id=&from=&to=&limit=`, newest first.
-pub async fn list(call: &Call<'_>, caller: &Caller) -> Result<Response<Body>, AdminError> {
+pub async fn list(call: &Call<'_>, caller: &Caller) -> Result<Value, AdminError> {
     caller.require_admin()?;
     let limit = match call.query("limit") {
         None => 100,
@@ -67,11 +65,11 @@ pub async fn list(call: &Call<'_>, caller: &Caller) -> Result<Response<Body>, Ad
     };
     let rows = recordings::list(&call.state.clickhouse, &filter).await?;
     let list: Vec<Value> = rows.iter().map(recording_json).collect();
-    Ok(reply(StatusCode::OK, &json!({ "recordings": list })))
+    Ok(json!({ "recordings": list }))
 }
 
 /// `GET /v1/recordings/{id}`, with `playback_url` valid until `playback_expires_at`.
-pub async fn get(call: &Call<'_>, caller: &Caller) -> Result<Response<Body>, AdminError> {
+pub async fn get(call: &Call<'_>, caller: &Caller) -> Result<Value, AdminError> {
     caller.require_admin()?;
     let id = Uuid::try_parse(call.param).map_err(|_| AdminError::NotFound("recording"))?;
     let row = recordings::get(&call.state.clickhouse, id)
@@ -81,5 +79,5 @@ pub async fn get(call: &Call<'_>, caller: &Caller) -> Result<Response<Body>, Adm
     let mut value = recording_json(&row);
     value["playback_url"] = url;
     value["playback_expires_at"] = expires;
-    Ok(reply(StatusCode::OK, &value))
+    Ok(value)
 }

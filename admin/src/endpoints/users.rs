@@ -1,11 +1,9 @@
 //! `/v1/me` (the caller) and `/v1/users` (every user; admins only).
 
-use friction_service::http::Body;
 use friction_store::users::{self, UserRow};
-use http::{Response, StatusCode};
 use serde_json::{json, Value};
 
-use super::{reply, timestamp, Call};
+use super::{timestamp, Call};
 use crate::auth::Caller;
 use crate::error::AdminError;
 
@@ -20,15 +18,15 @@ fn user_json(u: &UserRow) -> Value {
 }
 
 /// `GET /v1/me`.
-pub async fn me(call: &Call<'_>, caller: &Caller) -> Result<Response<Body>, AdminError> {
+pub async fn me(call: &Call<'_>, caller: &Caller) -> Result<Value, AdminError> {
     let user = users::get(&call.state.clickhouse, &caller.user_id.to_string()).await?;
-    Ok(reply(StatusCode::OK, &user_json(&user)))
+    Ok(user_json(&user))
 }
 
 /// `GET /v1/users`.
-pub async fn list(call: &Call<'_>, caller: &Caller) -> Result<Response<Body>, AdminError> {
+pub async fn list(call: &Call<'_>, caller: &Caller) -> Result<Value, AdminError> {
     caller.require_admin()?;
     let all = users::list(&call.state.clickhouse).await?;
     let list: Vec<Value> = all.iter().map(user_json).collect();
-    Ok(reply(StatusCode::OK, &json!({ "users": list })))
+    Ok(json!({ "users": list }))
 }
