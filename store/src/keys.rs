@@ -6,7 +6,6 @@
 use clickhouse::Client;
 use friction_schema::api_key::{self, ApiKeyRow};
 use friction_schema::now_ms;
-use rand::distr::{Alphanumeric, SampleString};
 use uuid::Uuid;
 
 /// What a new key is for.
@@ -158,11 +157,7 @@ pub fn check_rate_limit(limit: u32) -> Result<u32, Invalid> {
 
 /// Generates a new key: `fk_` + 32 alphanumerics from the OS-seeded thread RNG.
 pub fn generate() -> String {
-    format!(
-        "{}{}",
-        api_key::PREFIX,
-        Alphanumeric.sample_string(&mut rand::rng(), api_key::SECRET_LEN)
-    )
+    crate::secret::generate(api_key::PREFIX, api_key::SECRET_LEN)
 }
 
 /// Checks `new` and creates the key; returns the key with its row.

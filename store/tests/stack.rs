@@ -361,3 +361,50 @@ async fn the_keys_of_a_disabled_user_are_inactive() {
             .active
     );
 }
+
+#[tokio::test]
+async fn console_sessions_end_on_sign_out_expiry_and_a_replaced_token() {
+    use friction_store::sessions;
+    let client = fresh_db().await;
+    let (token, _) = users::create(&client, "session@example.com", users::Role::Member)
+        .await
+        .unwrap();
+    let user = users::authenticate(&client, &token).await.unwrap().unwrap();
+
+    let (cookie, session) = sessions::start(&client, user.clone(), 60_000)
+        .await
+        .unwrap();
+    assert!(cookie.starts_with(sessions::SESSION_PREFIX));
+    let found = sessions::find(&client, &cookie)
+        .await
+        .unwrap()
+        .expect("live");
+    assert_eq!(found.user.user_id, user.user_id);
+    assert!(found.csrf_matches(&session.row.csrf));
+    assert!(!found.csrf_matches(""));
+    assert!(!found.csrf_matches(&cookie));
+    // Only the hash is stored: the cookie itself is nowhere in the table.
+    let stored: u64 = client
+        .query("SELECT count() FROM console_sessions WHERE session_hash = ?")
+        .bind(&cookie)
+        .fetch_one()
+        .await
+        .unwrap();
+    assert_eq!(stored, 0);
+    assert!(sessions::find(&client, &format!("{cookie}x"))
+        .await
+        .unwrap()
+        .is_none());
+
+    sessions::end(&client, &found).await.unwrap();
+    assert!(sessions::find(&client, &cookie).await.unwrap().is_none());
+
+    let (expired, _) = sessions::start(&client, user.clone(), -1).await.unwrap();
+    assert!(sessions::find(&client, &expired).await.unwrap().is_none());
+
+    let (live, _) = sessions::start(&client, user, 60_000).await.unwrap();
+    users::rotate_token(&client, "session@example.com")
+        .await
+        .unwrap();
+    assert!(sessions::find(&client, &live).await.unwrap().is_none());
+}

@@ -310,3 +310,26 @@ async fn integrations(page: &Page<'_>) -> Result<Response<Body>, AdminError> {
     context["keys"] = keys["keys"].clone();
     Ok(render::page(StatusCode::OK, "integrations.html", context))
 }
+
+#[cfg(test)]
+mod tests {
+    /// The hub explains every option the SDK's own README lists.
+    #[test]
+    fn the_hub_lists_every_sdk_option() {
+        let readme = include_str!("../../../sdk/README.md");
+        let hub = include_str!("../../console/templates/integrations.html");
+        let options: Vec<&str> = readme
+            .lines()
+            .filter(|l| l.starts_with("| `data-"))
+            .flat_map(|l| l.split('|').nth(1).unwrap_or("").split('`'))
+            .filter(|name| name.starts_with("data-"))
+            .collect();
+        assert!(options.len() >= 10, "{options:?}");
+        for name in options {
+            assert!(
+                hub.contains(&format!("<code>{name}</code>")),
+                "{name} missing"
+            );
+        }
+    }
+}
