@@ -1126,3 +1126,77 @@ async fn a_completed_export_downloads_for_its_owner_only() {
         "completed"
     );
 }
+
+/// The `name=value` of every `Set-Cookie` named `name`, with its attributes.
+fn set_cookie(a: &Answer, name: &str) -> String {
+    a.headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{name}=")))
+        .unwrap_or_else(|| panic!("no {name} cookie in {:?}", a.headers))
+        .to_owned()
+}
+
+/// Signs in through the form: the session cookie's `Set-Cookie`.
+async fn console_sign_in(admin: &Admin, token: &str, extra: &[(&str, &str)]) -> Answer {
+    let page = kit::request("GET", &format!("{}/console/login", admin.url), extra, "").await;
+    assert_eq!(page.status, 200);
+    let login = set_cookie(&page, "friction_login");
+    let csrf = login["friction_login=".len()..].split(';').next().unwrap();
+    let cookie = format!("friction_login={csrf}");
+    let mut headers = vec![
+        ("content-type", "application/x-www-form-urlencoded"),
+        ("cookie", cookie.as_str()),
+    ];
+    headers.extend_from_slice(extra);
+    let form = format!("csrf={csrf}&token={token}");
+    kit::request("POST", &format!("{}/console/login", admin.url), &headers, form).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_cookies_are_http_only_strict_and_secure_behind_tls() {
+    let admin = Admin::start().await;
+    let plain = console_sign_in(&admin, &admin.alice, &[]).await;
+    assert_eq!(plain.status, 303, "{:?}", plain.body);
+    assert_eq!(plain.headers["location"], "/console/keys");
+    let cookie = set_cookie(&plain, "friction_session");
+    assert!(cookie.contains("; HttpOnly") && cookie.contains("; SameSite=Strict"));
+    assert!(!cookie.contains("Secure"), "{cookie}");
+
+    let tls = console_sign_in(&admin, &admin.alice, &[("x-forwarded-proto", "https")]).await;
+    let cookie = set_cookie(&tls, "friction_session");
+    assert!(cookie.contains("; Secure") && cookie.contains("; HttpOnly"), "{cookie}");
+
+    // The session opens the pages; every page forbids framing, foreign scripts and referrers.
+    let session = cookie.split(';').next().unwrap().to_owned();
+    let page = kit::request(
+        "GET",
+        &format!("{}/console/keys", admin.url),
+        &[("cookie", session.as_str())],
+        "",
+    )
+    .await;
+    assert_eq!(page.status, 200);
+    let csp = page.headers["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"));
+    assert_eq!(page.headers["x-frame-options"], "DENY");
+    assert_eq!(page.headers["referrer-policy"], "no-referrer");
+    assert_eq!(page.headers["cache-control"], "no-store");
+    assert!(std::str::from_utf8(&page.body)
+        .unwrap()
+        .contains("alice@example.com"));
+
+    // A disabled user cannot sign in; an unknown token neither.
+    let disabled = console_sign_in(&admin, &admin.disabled, &[]).await;
+    assert_eq!(disabled.status, 403);
+    assert!(std::str::from_utf8(&disabled.body)
+        .unwrap()
+        .contains("data-code=\"user_disabled\""));
+    let unknown = console_sign_in(&admin, "ft_unknown", &[]).await;
+    assert_eq!(unknown.status, 401);
+    assert!(unknown.headers.get_all("set-cookie").iter().all(|v| !v
+        .to_str()
+        .unwrap()
+        .starts_with("friction_session=")));
+}
