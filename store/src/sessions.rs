@@ -108,6 +108,22 @@ pub async fn end(client: &Client, session: &Session) -> Result<(), UserError> {
     write(client, &row).await
 }
 
+/// Ends every session of a user (when they are disabled).
+pub async fn end_all(client: &Client, user_id: Uuid) -> Result<(), UserError> {
+    client
+        .query(
+            "INSERT INTO console_sessions \
+             SELECT session_hash, user_id, token_hash, csrf, created_at, expires_at, true, \
+                    greatest(fromUnixTimestamp64Milli(?), updated_at + INTERVAL 1 MILLISECOND) \
+             FROM console_sessions FINAL WHERE user_id = ? AND NOT revoked",
+        )
+        .bind(now_ms())
+        .bind(user_id.to_string())
+        .execute()
+        .await?;
+    Ok(())
+}
+
 async fn write(client: &Client, row: &SessionRow) -> Result<(), UserError> {
     let mut insert = client.insert::<SessionRow>("console_sessions").await?;
     insert.write(row).await?;

@@ -191,8 +191,8 @@ pub async fn is_disabled(
     Ok(disabled > 0)
 }
 
-/// Enables or disables a user; a disabled user's token is refused at once, and ingest
-/// refuses their keys within its key-cache TTL.
+/// Enables or disables a user; a disabled user's token is refused at once, their console
+/// sessions end, and ingest refuses their keys within its key-cache TTL.
 pub async fn set_active(
     client: &Client,
     id_or_email: &str,
@@ -203,6 +203,10 @@ pub async fn set_active(
     row.active = active;
     row.updated_at = now_ms().max(row.updated_at + 1);
     write(client, &row).await?;
+    if !active {
+        // Enabling the user again must not bring old console sign-ins back.
+        crate::sessions::end_all(client, row.user_id).await?;
+    }
     Ok(row)
 }
 

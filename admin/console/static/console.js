@@ -12,7 +12,7 @@
     if (text) toastEl.textContent = text;
     toastEl.classList.add('show');
     clearTimeout(toastTimer);
-    toastTimer = setTimeout(function () { toastEl.classList.remove('show'); }, 4000);
+    toastTimer = setTimeout(function () { toastEl.classList.remove('show'); }, 6000);
   }
 
   // Times arrive in UTC (RFC 3339); show them in the viewer's time zone.
@@ -43,8 +43,8 @@
     return fetch('/console/keys/' + encodeURIComponent(id) + '/reveal', {
       headers: { 'x-csrf-token': csrf || '' }, credentials: 'same-origin',
     }).then(function (res) {
-      return res.json().then(function (body) {
-        if (!res.ok) throw new Error(body.message || 'the key cannot be shown');
+      return res.json().catch(function () { return {}; }).then(function (body) {
+        if (!res.ok || !body.key) throw new Error(body.message || 'The key cannot be shown (' + res.status + ').');
         return body.key;
       });
     });
@@ -62,16 +62,19 @@
     var showId = button.getAttribute('data-reveal');
     if (showId) {
       var code = document.getElementById('key-' + showId);
-      if (button.getAttribute('aria-pressed') === 'true') {
+      var label = button.firstChild;
+      if (button.hasAttribute('data-shown')) {
         code.textContent = code.getAttribute('data-masked');
-        button.setAttribute('aria-pressed', 'false');
-        button.textContent = 'Show';
+        button.removeAttribute('data-shown');
+        label.textContent = 'Show';
+        toast('Key hidden.');
         return;
       }
       reveal(showId).then(function (key) {
         code.textContent = key;
-        button.setAttribute('aria-pressed', 'true');
-        button.textContent = 'Hide';
+        button.setAttribute('data-shown', '');
+        label.textContent = 'Hide';
+        toast('Key shown.');
       }, function (e) { toast(e.message); });
       return;
     }
@@ -95,23 +98,39 @@
     var poll = function () {
       if (!busy()) { setTimeout(poll, 5000); return; }
       fetch(rows.getAttribute('data-live'), { credentials: 'same-origin' }).then(function (res) {
+        // Signed out or expired: stop, and say how to go on.
+        if (res.status === 401) { toast('Your session has ended; sign in again to follow your exports.'); return null; }
         if (!res.ok) throw new Error('status ' + res.status);
         return res.text();
       }).then(function (html) {
+        if (html === null) return false;
         var before = {};
         rows.querySelectorAll('tr[data-export-id]').forEach(function (r) { before[r.getAttribute('data-export-id')] = r.getAttribute('data-status'); });
+        var focused = rows.contains(document.activeElement) && document.activeElement.closest('tr[data-export-id]');
+        var focusedId = focused && focused.getAttribute('data-export-id');
         rows.innerHTML = html;
         localTimes(rows);
         rows.querySelectorAll('tr[data-export-id]').forEach(function (r) {
-          var was = before[r.getAttribute('data-export-id')];
+          var id = r.getAttribute('data-export-id');
           var now = r.getAttribute('data-status');
-          if (was && was !== now && (now === 'completed' || now === 'failed')) toast('Export ' + now + '.');
+          if (before[id] && before[id] !== now && (now === 'completed' || now === 'failed')) toast('Export ' + now + '.');
+          if (id === focusedId) (r.querySelector('a') || rows.closest('table')).focus();
         });
-      }).catch(function () {}).then(function () { setTimeout(poll, 2000); });
+        return true;
+      }).catch(function () { return true; }).then(function (go) { if (go) setTimeout(poll, 2000); });
     };
     setTimeout(poll, 2000);
   }
 
   localTimes(document);
-  if (toastEl && toastEl.classList.contains('show')) toast();
+  // A notice rendered with the page is written again once loaded, so screen readers
+  // announce it.
+  if (toastEl && toastEl.textContent.trim()) {
+    var notice = toastEl.textContent.trim();
+    toastEl.textContent = '';
+    setTimeout(function () { toast(notice); }, 150);
+  }
+  // After a refused form, start where the problem is.
+  var invalid = document.querySelector('[aria-invalid="true"]');
+  if (invalid) invalid.focus();
 })();

@@ -3,7 +3,7 @@
 // session.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, newUser, signedIn, shoot, until, ADMIN } from './helpers.mjs';
+import { launch, newUser, signedIn, shoot, until, submit, ADMIN } from './helpers.mjs';
 
 let browser;
 before(async () => { browser = await launch(); });
@@ -14,14 +14,12 @@ const day = (offset) => new Date(Date.now() + offset * 86400000).toISOString().s
 test('a member cannot reach another member\'s key or export by editing the URL', { timeout: 180000 }, async () => {
   const alice = await signedIn(browser, newUser('alice'));
   await alice.tab.getByLabel('Name').fill('alice-site');
-  await alice.tab.getByRole('button', { name: 'Create key' }).click();
-  await alice.tab.locator('#new-key').waitFor();
-  const keyId = await alice.tab.locator('tr[data-key-id]').first().getAttribute('data-key-id');
+  await submit(alice.tab, alice.tab.getByRole('button', { name: 'Create key' }));
+  const keyId = alice.tab.url().split('/').pop();
   await alice.tab.goto(`${ADMIN}/console/exports`);
   await alice.tab.getByLabel('From (UTC day)').fill(day(-1));
   await alice.tab.getByLabel('To (included)').fill(day(0));
-  await alice.tab.getByRole('button', { name: 'Request report' }).click();
-  await alice.tab.waitForURL(`${ADMIN}/console/exports`);
+  await submit(alice.tab, alice.tab.getByRole('button', { name: 'Request report' }));
   const exportId = await alice.tab.locator('#export-rows tr[data-export-id]').first().getAttribute('data-export-id');
   await until(async () => {
     await alice.tab.reload();
@@ -41,7 +39,10 @@ test('a member cannot reach another member\'s key or export by editing the URL',
     headers: { 'x-csrf-token': await bob.tab.locator('main').getAttribute('data-csrf') },
   });
   assert.equal(reveal.status(), 404);
-  assert.equal((await bob.tab.locator('#export-rows tr[data-export-id]').count()), 0);
+  await bob.tab.goto(`${ADMIN}/console/exports`);
+  assert.equal(await bob.tab.locator('#export-rows').count(), 1);
+  assert.equal(await bob.tab.locator('#export-rows tr[data-export-id]').count(), 0);
+  assert.ok(!(await bob.tab.content()).includes(exportId));
 
   // Bob's own, valid, form aimed at Alice's key changes nothing.
   const csrf = await bob.tab.locator('main').getAttribute('data-csrf');
@@ -70,11 +71,16 @@ test('a form posted without its CSRF token is refused', async () => {
   // A real browser form with its token field removed is refused the same way.
   await tab.evaluate(() => document.querySelector('form[action="/console/keys"] input[name="csrf"]').remove());
   await tab.getByLabel('Name').fill('stripped');
-  await tab.getByRole('button', { name: 'Create key' }).click();
-  await tab.locator('[data-code="invalid_csrf"]').waitFor();
+  await submit(tab, tab.getByRole('button', { name: 'Create key' }));
+  assert.equal(await tab.locator('[data-code="invalid_csrf"]').count(), 1);
   await shoot(tab, 'csrf-refused');
   const ok = await context.request.post(`${ADMIN}/console/keys`, { form: { name: 'with-token', csrf }, maxRedirects: 0 });
-  assert.equal(ok.status(), 201);
+  assert.equal(ok.status(), 303);
+  // A form posted from another site is refused even with a valid token.
+  const foreign = await context.request.post(`${ADMIN}/console/keys`, {
+    form: { name: 'cross-site', csrf }, headers: { origin: 'http://evil.example' }, maxRedirects: 0,
+  });
+  assert.equal(foreign.status(), 403);
   await tab.goto(`${ADMIN}/console/keys`);
   const names = await tab.locator('tr[data-key-id] td:first-child').allTextContents();
   assert.deepEqual(names.map((n) => n.trim()), ['with-token']);
@@ -90,11 +96,13 @@ test('a form posted without its CSRF token is refused', async () => {
 });
 
 test('pages without a session lead to the sign-in page', async () => {
-  for (const path of ['/console/keys', '/console/exports', '/console/recordings', '/console/integrations', '/console']) {
+  for (const path of ['/console/keys', '/console/exports', '/console/recordings', '/console/integrations', '/console/keys/x/delete']) {
     const res = await fetch(`${ADMIN}${path}`, { redirect: 'manual' });
     assert.equal(res.status, 303, path);
-    assert.match(res.headers.get('location'), /^\/console/, path);
+    assert.equal(res.headers.get('location'), '/console/login', path);
   }
+  const home = await fetch(`${ADMIN}/console`, { redirect: 'manual' });
+  assert.equal(home.headers.get('location'), '/console/keys');
   const live = await fetch(`${ADMIN}/console/exports/live`);
   assert.equal(live.status, 401);
   assert.equal((await live.json()).error, 'sign_in_required');

@@ -2,7 +2,7 @@
 // its status followed without reloading the page, and the finished PDF downloaded.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, newUser, signedIn, shoot, until, ADMIN } from './helpers.mjs';
+import { launch, newUser, signedIn, shoot, until, submit, notice, ADMIN } from './helpers.mjs';
 
 let browser;
 before(async () => { browser = await launch(); });
@@ -13,8 +13,7 @@ const day = (offset) => new Date(Date.now() + offset * 86400000).toISOString().s
 test('a member requests each report type and downloads every PDF', { timeout: 300000 }, async () => {
   const member = newUser('exports');
   const { context, tab } = await signedIn(browser, member);
-  await tab.getByRole('link', { name: 'Exports' }).click();
-  await tab.waitForURL(`${ADMIN}/console/exports`);
+  await submit(tab, tab.getByRole('link', { name: 'Exports' }));
   await shoot(tab, 'exports-empty');
 
   // The cohorts are part of the form only for a comparison.
@@ -23,15 +22,12 @@ test('a member requests each report type and downloads every PDF', { timeout: 30
   // The API's rule comes back beside the field it names.
   await tab.getByLabel('From (UTC day)').fill(day(0));
   await tab.getByLabel('To (included)').fill(day(-3));
-  await tab.getByRole('button', { name: 'Request report' }).click();
+  await submit(tab, tab.getByRole('button', { name: 'Request report' }));
   const toError = tab.locator('#date_to-error');
-  await toError.waitFor();
   assert.match(await toError.textContent(), /before/);
   assert.equal(await tab.getByLabel('From (UTC day)').inputValue(), day(0));
   await shoot(tab, 'exports-field-error');
 
-  const marker = await tab.evaluate(() => { window.__samePage = true; return true; });
-  const requested = [];
   for (const type of ['friction_summary', 'journey_analysis', 'cohort_comparison']) {
     await tab.getByLabel('Report', { exact: true }).selectOption(type);
     await tab.getByLabel('From (UTC day)').fill(day(-7));
@@ -43,10 +39,9 @@ test('a member requests each report type and downloads every PDF', { timeout: 30
       await tab.getByLabel('Cohort 2 name').fill('Phones');
       await tab.locator('#cohort2_device_class').selectOption('mobile');
     }
-    await tab.getByRole('button', { name: 'Request report' }).click();
-    await tab.waitForURL(`${ADMIN}/console/exports`);
-    assert.match(await tab.locator('#toast').textContent(), /Export queued/);
-    requested.push(type);
+    await submit(tab, tab.getByRole('button', { name: 'Request report' }));
+    assert.equal(tab.url(), `${ADMIN}/console/exports`);
+    await notice(tab, /Export queued/);
   }
   const rows = tab.locator('#export-rows tr[data-export-id]');
   assert.equal(await rows.count(), 3);
@@ -54,7 +49,7 @@ test('a member requests each report type and downloads every PDF', { timeout: 30
   // Status changes arrive without a reload: the same page sees every job complete.
   await tab.evaluate(() => { window.__samePage = true; });
   await until(async () => (await tab.locator('#export-rows tr[data-status="completed"]').count()) === 3, 240000, 'three completed exports');
-  assert.equal(await tab.evaluate(() => window.__samePage), marker);
+  assert.equal(await tab.evaluate(() => window.__samePage), true, 'no reload');
   await shoot(tab, 'exports-completed');
 
   for (const row of await rows.all()) {

@@ -121,3 +121,15 @@ export async function keyId(tab, name) {
   const row = tab.locator('tr[data-key-id]', { has: tab.getByRole('link', { name, exact: true }) });
   return row.getAttribute('data-key-id');
 }
+
+/** Clicks what submits a form or follows a link, and waits for the next page to load. */
+export async function submit(tab, locator) {
+  const loaded = tab.waitForEvent('load');
+  await locator.click();
+  await loaded;
+}
+
+/** Waits for the page's notice (the toast) to say `pattern`. */
+export async function notice(tab, pattern) {
+  await until(async () => pattern.test(await tab.locator('#toast').textContent()), 5000, `a notice matching ${pattern}`);
+}

@@ -3,7 +3,7 @@
 // behind a confirmation, sign out.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, newUser, signedIn, shoot, sendBatch, keyId, until, ADMIN, INGEST } from './helpers.mjs';
+import { launch, newUser, signedIn, shoot, sendBatch, keyId, until, submit, notice, ADMIN, INGEST } from './helpers.mjs';
 
 let browser;
 before(async () => { browser = await launch(); });
@@ -17,43 +17,55 @@ test('a member creates a key, copies it, turns it off and on as ingest sees it, 
   // An error comes back beside its field, with what was typed kept.
   await tab.getByLabel('Name').fill('shop');
   await tab.getByLabel('Requests per minute').fill('lots');
-  await tab.getByRole('button', { name: 'Create key' }).click();
+  await submit(tab, tab.getByRole('button', { name: 'Create key' }));
   const limitError = tab.locator('#rate_limit_per_minute-error');
-  await limitError.waitFor();
   assert.match(await limitError.textContent(), /rate/i);
   assert.equal(await tab.getByLabel('Requests per minute').getAttribute('aria-invalid'), 'true');
+  assert.equal(await tab.evaluate(() => document.activeElement.id), 'rate_limit_per_minute');
   assert.equal(await tab.getByLabel('Name').inputValue(), 'shop');
   await shoot(tab, 'keys-field-error');
 
+  // Created with the keyboard alone: type, then Enter submits. The key's page shows it
+  // whole, with its snippet.
   await tab.getByLabel('Requests per minute').fill('600');
-  await tab.getByRole('button', { name: 'Create key' }).click();
-  const created = tab.locator('#new-key');
-  await created.waitFor();
-  const key = (await created.textContent()).trim();
+  const loaded = tab.waitForEvent('load');
+  await tab.getByLabel('Requests per minute').press('Enter');
+  await loaded;
+  assert.match(tab.url(), /\/console\/keys\/[0-9a-f-]{36}$/);
+  const id = tab.url().split('/').pop();
+  const key = (await tab.locator('#key-value').textContent()).trim();
   assert.match(key, /^fk_[A-Za-z0-9]{32}$/);
-  assert.match(await tab.locator('#toast').textContent(), /created/);
-  const snippet = await tab.locator('#new-snippet').inputValue();
+  await notice(tab, /created/);
+  const snippet = await tab.locator('#snippet').inputValue();
   assert.ok(snippet.includes(`src="${INGEST}/friction-tracker.js"`), snippet);
   assert.ok(snippet.includes(`data-api-key="${key}"`), snippet);
-  await shoot(tab, 'keys-created');
+  await shoot(tab, 'key-created');
 
   await tab.getByRole('button', { name: 'Copy key' }).click();
-  assert.equal(await tab.evaluate(() => navigator.clipboard.readText()), key);
+  await until(async () => (await tab.evaluate(() => navigator.clipboard.readText())) === key, 5000, 'the key copied');
   await tab.getByRole('button', { name: 'Copy snippet' }).click();
-  assert.equal(await tab.evaluate(() => navigator.clipboard.readText()), snippet);
+  await until(async () => (await tab.evaluate(() => navigator.clipboard.readText())) === snippet, 5000, 'the snippet copied');
 
-  // The list shows it masked; Show reveals it, Hide masks it again, Copy copies it whole.
+  // Reloading the page does not make a second key.
+  await tab.reload();
   await tab.goto(`${ADMIN}/console/keys`);
-  const id = await keyId(tab, 'shop');
+  assert.equal(await tab.locator('tr[data-key-id]').count(), 1);
+  assert.equal(await keyId(tab, 'shop'), id);
+
+  // The list shows it masked; Show reveals it (also from the keyboard), Hide masks it
+  // again, Copy copies it whole.
   const cell = tab.locator(`#key-${id}`);
   const masked = (await cell.textContent()).trim();
   assert.ok(masked !== key && masked.startsWith(key.slice(0, 6)), masked);
   const show = tab.locator(`button[data-reveal="${id}"]`);
-  await show.click();
+  await show.focus();
+  await tab.keyboard.press('Enter');
   await until(async () => (await cell.textContent()).trim() === key, 5000, 'the key shown');
-  assert.equal(await show.getAttribute('aria-pressed'), 'true');
+  assert.match(await show.textContent(), /^Hide/);
   await show.click();
   assert.equal((await cell.textContent()).trim(), masked);
+  assert.match(await show.textContent(), /^Show/);
+  await tab.evaluate(() => navigator.clipboard.writeText(''));
   await tab.locator(`button[data-copy-key="${id}"]`).click();
   await until(async () => (await tab.evaluate(() => navigator.clipboard.readText())) === key, 5000, 'the key copied');
 
@@ -65,48 +77,57 @@ test('a member creates a key, copies it, turns it off and on as ingest sees it, 
   const tokyo = new Intl.DateTimeFormat('en-US', { dateStyle: 'medium', timeStyle: 'short', timeZone: 'Asia/Tokyo' });
   assert.equal(shown, tokyo.format(new Date(utc)));
 
-  // Its page carries the snippet too.
-  await tab.getByRole('link', { name: 'shop', exact: true }).click();
-  assert.ok((await tab.locator('#snippet').inputValue()).includes(key));
-  await shoot(tab, 'key-detail');
-  await tab.goto(`${ADMIN}/console/keys`);
-
   assert.equal(await sendBatch(key), 200);
   const row = tab.locator(`tr[data-key-id="${id}"]`);
-  await row.getByRole('button', { name: 'Turn off' }).click();
-  await tab.waitForURL(`${ADMIN}/console/keys`);
-  assert.match(await tab.locator('#toast').textContent(), /turned off/);
+  await submit(tab, row.getByRole('button', { name: 'Turn off' }));
+  assert.equal(tab.url(), `${ADMIN}/console/keys`);
+  await notice(tab, /turned off/);
   assert.equal(await row.locator('.off').textContent(), 'Off');
   await until(async () => (await sendBatch(key)) !== 200, 60000, 'ingest refusing the key');
   assert.equal(await sendBatch(key), 403);
 
-  await row.getByRole('button', { name: 'Turn on' }).click();
-  assert.match(await tab.locator('#toast').textContent(), /turned on/);
+  // Turned on from the key's own page, which it comes back to.
+  await submit(tab, tab.getByRole('link', { name: 'shop', exact: true }));
+  await shoot(tab, 'key-detail');
+  await submit(tab, tab.getByRole('button', { name: 'Turn on' }));
+  assert.equal(tab.url(), `${ADMIN}/console/keys/${id}`);
+  await notice(tab, /turned on/);
   await until(async () => (await sendBatch(key)) === 200, 60000, 'ingest accepting the key again');
+
+  // Settings change on the key's page; a refused one shows beside its field.
+  await tab.getByLabel('Allowed domains').fill('*shop.example.com');
+  await submit(tab, tab.getByRole('button', { name: 'Save' }));
+  assert.match(await tab.locator('#allowed_domains-error').textContent(), /domain/i);
+  await tab.getByLabel('Allowed domains').fill('shop.example.com\n*.shop.example.com');
+  await submit(tab, tab.getByRole('button', { name: 'Save' }));
+  await notice(tab, /saved/);
+  assert.equal(await tab.getByLabel('Allowed domains').inputValue(), 'shop.example.com\n*.shop.example.com');
+  await tab.goto(`${ADMIN}/console/keys`);
 
   // Deleting asks first; Cancel keeps the key, Delete removes it.
   await tab.getByLabel('Name').fill('temporary');
-  await tab.getByRole('button', { name: 'Create key' }).click();
-  await tab.locator('#new-key').waitFor();
+  await submit(tab, tab.getByRole('button', { name: 'Create key' }));
   await tab.goto(`${ADMIN}/console/keys`);
   const temp = await keyId(tab, 'temporary');
-  await tab.locator(`tr[data-key-id="${temp}"]`).getByRole('link', { name: 'Delete' }).click();
+  await submit(tab, tab.locator(`tr[data-key-id="${temp}"]`).getByRole('link', { name: 'Delete' }));
   await tab.getByRole('heading', { name: /Delete key “temporary”/ }).waitFor();
   await shoot(tab, 'key-delete-confirm');
-  await tab.getByRole('link', { name: 'Cancel' }).click();
+  await submit(tab, tab.getByRole('link', { name: 'Cancel' }));
   assert.equal(await tab.locator(`tr[data-key-id="${temp}"]`).count(), 1);
-  await tab.locator(`tr[data-key-id="${temp}"]`).getByRole('link', { name: 'Delete' }).click();
-  await tab.getByRole('button', { name: 'Delete key' }).click();
-  await tab.waitForURL(`${ADMIN}/console/keys`);
-  assert.match(await tab.locator('#toast').textContent(), /deleted/);
+  await submit(tab, tab.locator(`tr[data-key-id="${temp}"]`).getByRole('link', { name: 'Delete' }));
+  await submit(tab, tab.getByRole('button', { name: 'Delete key' }));
+  assert.equal(tab.url(), `${ADMIN}/console/keys`);
+  await notice(tab, /deleted/);
   assert.equal(await tab.locator(`tr[data-key-id="${temp}"]`).count(), 0);
 
-  // Keyboard only: the first Tab reaches the skip link, Enter on a focused button works.
+  // Keyboard: the first Tab reaches the skip link, the next ones the navigation.
   await tab.keyboard.press('Tab');
   assert.equal(await tab.evaluate(() => document.activeElement.textContent), 'Skip to content');
+  await tab.keyboard.press('Tab');
+  assert.equal(await tab.evaluate(() => document.activeElement.textContent), 'Keys');
 
   // The integrations hub shows the ingest URL and every option.
-  await tab.getByRole('link', { name: 'Integrations' }).click();
+  await submit(tab, tab.getByRole('link', { name: 'Integrations' }));
   assert.equal(await tab.locator('#ingest-url').textContent(), INGEST);
   assert.ok((await tab.locator('#options').textContent()).includes('data-batch-interval'));
   await shoot(tab, 'integrations');
@@ -116,8 +137,8 @@ test('a member creates a key, copies it, turns it off and on as ingest sees it, 
   assert.ok(session.httpOnly);
   assert.equal(session.sameSite, 'Strict');
   const stolen = `friction_session=${session.value}`;
-  await tab.getByRole('button', { name: 'Sign out' }).click();
-  await tab.waitForURL(`${ADMIN}/console/login`);
+  await submit(tab, tab.getByRole('button', { name: 'Sign out' }));
+  assert.equal(tab.url(), `${ADMIN}/console/login`);
   await shoot(tab, 'login');
   const replay = await fetch(`${ADMIN}/console/keys`, { headers: { cookie: stolen }, redirect: 'manual' });
   assert.equal(replay.status, 303);
@@ -131,9 +152,8 @@ test('a wrong token is refused on the sign-in page', async () => {
   const tab = await context.newPage();
   await tab.goto(`${ADMIN}/console/login`);
   await tab.getByLabel('User token').fill('ft_' + 'x'.repeat(32));
-  await tab.getByRole('button', { name: 'Sign in' }).click();
+  await submit(tab, tab.getByRole('button', { name: 'Sign in' }));
   const error = tab.locator('#token-error');
-  await error.waitFor();
   assert.equal(await error.getAttribute('data-code'), 'invalid_token');
   assert.equal(await tab.getByLabel('User token').getAttribute('aria-invalid'), 'true');
   await context.close();

@@ -2,7 +2,7 @@
 // it in a <video> from a presigned URL; a member has no recordings page.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, newUser, signedIn, shoot, ctl, stack, ADMIN, INGEST } from './helpers.mjs';
+import { launch, newUser, signedIn, shoot, ctl, submit, stack, ADMIN, INGEST } from './helpers.mjs';
 
 let browser;
 before(async () => { browser = await launch(); });
@@ -46,14 +46,14 @@ test('an admin plays a recording; a member has no recordings page', { timeout: 1
 
   const admin = { token: stack.FRICTION_ADMIN_TOKEN };
   const { context, tab } = await signedIn(browser, admin);
-  await tab.getByRole('navigation').getByRole('link', { name: 'Recordings' }).click();
+  await submit(tab, tab.getByRole('navigation').getByRole('link', { name: 'Recordings' }));
   await tab.getByLabel('Session').fill(session);
-  await tab.getByRole('button', { name: 'Filter' }).click();
+  await submit(tab, tab.getByRole('button', { name: 'Filter' }));
   const rows = tab.locator('tr[data-recording-id]');
   assert.equal(await rows.count(), 1);
   assert.match(await rows.first().textContent(), /1\.5 s/);
   await shoot(tab, 'recordings');
-  await rows.first().getByRole('link', { name: 'Play' }).click();
+  await submit(tab, rows.first().getByRole('link', { name: 'Play' }));
   const player = tab.locator('video#player');
   assert.ok((await player.getAttribute('src')).startsWith(stack.S3_ENDPOINT));
   await tab.waitForFunction(() => document.querySelector('video#player').readyState >= 2, null, { timeout: 20000 });

@@ -2,6 +2,7 @@
 //! job list kept current by the page's script (it fetches the rows again while a job is
 //! pending or running), and downloads through a fresh presigned URL.
 
+use friction_schema::export::{Browser, DeviceClass, ReportType, MAX_COHORTS, MIN_COHORTS};
 use friction_service::http::{ApiError, Body};
 use http::{Response, StatusCode};
 use serde_json::{json, Map, Value};
@@ -12,8 +13,15 @@ use super::{render, Page};
 use crate::error::AdminError;
 use crate::router::Route;
 
-/// Cohorts the form offers (the API takes two to four).
-const COHORTS: usize = 4;
+/// The fields of one cohort in the form, named `cohort{n}_{field}`.
+const COHORT_FIELDS: [&str; 6] = [
+    "name",
+    "date_from",
+    "date_to",
+    "browser",
+    "device_class",
+    "key_id",
+];
 /// Jobs listed.
 const LISTED: &str = "limit=50";
 
@@ -32,7 +40,7 @@ fn body(form: &Form) -> Map<String, Value> {
         body.insert("key_ids".into(), key_ids.into());
     }
     let mut cohorts = Vec::new();
-    for n in 1..=COHORTS {
+    for n in 1..=MAX_COHORTS {
         let mut cohort = Map::new();
         for field in [
             "name",
@@ -58,22 +66,38 @@ fn body(form: &Form) -> Map<String, Value> {
     body
 }
 
-/// What the form showed, to fill it in again after an error.
+/// What the form showed, to fill it in again after an error (every field present).
 fn values(form: &Form) -> Value {
-    let values: Map<String, Value> = form
-        .0
-        .iter()
-        .filter(|(k, _)| k != "csrf" && k != "key_ids")
-        .map(|(k, v)| (k.clone(), v.trim().into()))
-        .collect();
-    let mut values = Value::Object(values);
-    values["key_ids"] = form.all("key_ids").into();
+    let mut values = json!({
+        "report_type": form.get("report_type"),
+        "date_from": form.get("date_from"),
+        "date_to": form.get("date_to"),
+        "url_prefix": form.get("url_prefix"),
+        "key_ids": form.all("key_ids"),
+    });
+    for n in 1..=MAX_COHORTS {
+        for field in COHORT_FIELDS {
+            let name = format!("cohort{n}_{field}");
+            values[&name] = form.get(&name).into();
+        }
+    }
     values
+}
+
+/// The choices the form offers, from the schema the API checks against.
+fn choices() -> Value {
+    json!({
+        "report_types": ReportType::ALL,
+        "browsers": Browser::ALL,
+        "device_classes": DeviceClass::ALL,
+        "min_cohorts": MIN_COHORTS,
+        "max_cohorts": MAX_COHORTS,
+    })
 }
 
 /// The cohort rows of the form, filled in from `values` (the form as sent) when given.
 fn cohort_slots(values: &Value) -> Value {
-    (1..=COHORTS)
+    (1..=MAX_COHORTS)
         .map(|n| {
             let mut slot = json!({ "n": n });
             for field in [
@@ -108,6 +132,7 @@ async fn exports_page(
         context.extend(extra);
     }
     context["cohort_slots"] = cohort_slots(&context["values"]);
+    context["choices"] = choices();
     Ok(render::page(status, "exports.html", context))
 }
 

@@ -85,17 +85,15 @@ pub async fn list(page: &Page<'_>) -> Result<Response<Body>, AdminError> {
     list_page(page, StatusCode::OK, json!({})).await
 }
 
-/// `POST /console/keys`: the page again, with the new key shown once.
+/// `POST /console/keys`: on to the new key's page, which shows it with its snippet (a
+/// redirect, so reloading cannot create a second key).
 pub async fn create(page: &Page<'_>, form: &Form) -> Result<Response<Body>, AdminError> {
     match page.answer(Route::CreateKey, "", "", body(form)).await {
         Ok(created) => {
-            let notice = format!("Key “{}” created.", created["name"].as_str().unwrap_or(""));
-            list_page(
-                page,
-                StatusCode::CREATED,
-                json!({ "created": created, "notice": notice }),
-            )
-            .await
+            let name = created["name"].as_str().unwrap_or("");
+            let id = created["id"].as_str().unwrap_or("");
+            let notice = format!("Key “{name}” created: copy it and its snippet below.");
+            Ok(page.done(&format!("/console/keys/{id}"), &notice))
         }
         Err(e) if e.status() == StatusCode::BAD_REQUEST => {
             list_page(
@@ -179,7 +177,12 @@ pub async fn set_active(
         true => format!("Key “{name}” turned on: ingest accepts it again once its key cache refreshes (30 s by default)."),
         false => format!("Key “{name}” turned off: ingest refuses it once its key cache refreshes (30 s by default)."),
     };
-    Ok(page.done("/console/keys", &notice))
+    // Back where the button was: the key's own page, or the list.
+    let back = match form.get("back") {
+        "key" => format!("/console/keys/{}", key["id"].as_str().unwrap_or(id)),
+        _ => "/console/keys".to_owned(),
+    };
+    Ok(page.done(&back, &notice))
 }
 
 /// `GET /console/keys/{id}/delete`: are you sure?

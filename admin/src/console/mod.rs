@@ -20,6 +20,7 @@ use http::request::Parts;
 use http::{Method, Request, Response, StatusCode};
 use serde_json::{json, Map, Value};
 
+use crate::auth;
 use crate::endpoints::{self, Call};
 use crate::error::AdminError;
 use crate::router::Route;
@@ -107,7 +108,7 @@ pub async fn route(state: &State, req: Request<RequestBody>) -> Response<Body> {
         .requests
         .with_label_values(&[name, outcome])
         .inc();
-    render::secure(&mut response, &state.media_origin);
+    render::secure(&mut response);
     response
 }
 
@@ -119,7 +120,17 @@ async fn dispatch(
     let path = parts.uri.path();
     let rest = path.strip_prefix("/console").unwrap_or("");
     let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
-    let method = &parts.method;
+    // HEAD is GET without the body (hyper leaves the body out).
+    let method = match parts.method {
+        Method::HEAD => &Method::GET,
+        ref other => other,
+    };
+    if method == Method::POST && !session::same_origin(&parts.headers) {
+        return (
+            "console:form",
+            render::error_page(&AdminError::InvalidCsrf, None),
+        );
+    }
     match (method, segments.as_slice()) {
         (&Method::GET, ["static", name]) => {
             let found = render::static_file(name);
@@ -262,11 +273,13 @@ async fn sign_in(state: &State, parts: &Parts, body: RequestBody) -> Response<Bo
     }
     let client = &state.clickhouse;
     let user = match users::authenticate(client, form.get("token")).await {
-        Ok(Some(user)) if user.active => user,
-        Ok(Some(_)) => return login_page(state, parts, Some(&AdminError::UserDisabled)).await,
+        Ok(Some(user)) => user,
         Ok(None) => return login_page(state, parts, Some(&AdminError::InvalidToken)).await,
         Err(e) => return login_page(state, parts, Some(&e.into())).await,
     };
+    if let Err(e) = auth::caller_for(&user) {
+        return login_page(state, parts, Some(&e)).await;
+    }
     let ttl_s = state.console.session_ttl_s;
     let (cookie, session) = match sessions::start(client, user, ttl_s as i64 * 1000).await {
         Ok(started) => started,
@@ -308,6 +321,8 @@ async fn integrations(page: &Page<'_>) -> Result<Response<Body>, AdminError> {
     let keys = page.answer(Route::ListKeys, "", "", Map::new()).await?;
     let mut context = page.layout("integrations");
     context["keys"] = keys["keys"].clone();
+    context["snippet"] =
+        endpoints::keys::snippet(&page.state.public_ingest_url, "fk_YOUR_KEY").into();
     Ok(render::page(StatusCode::OK, "integrations.html", context))
 }
 

@@ -9,7 +9,7 @@ use friction_store::users::Role;
 use http::request::Parts;
 use http::{header, HeaderMap, HeaderValue, Response};
 
-use crate::auth::Caller;
+use crate::auth::{self, Caller};
 use crate::endpoints;
 use crate::error::AdminError;
 use crate::state::State;
@@ -31,6 +31,23 @@ pub fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
         .filter_map(|pair| pair.trim().split_once('='))
         .find(|(n, _)| *n == name)
         .map(|(_, value)| value)
+}
+
+/// Whether a browser's POST comes from the console's own pages: its `Origin` (browsers
+/// send one with every form post) names the host the request was sent to. Requests
+/// without `Origin` (not from a browser) still need their CSRF token. This also stops a
+/// sign-in forged from another site with a planted sign-in cookie.
+pub fn same_origin(headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return true;
+    };
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    let origin_host = origin
+        .to_str()
+        .ok()
+        .and_then(|o| o.split_once("://"))
+        .map(|(_, host)| host);
+    matches!((origin_host, host), (Some(o), Some(h)) if o.eq_ignore_ascii_case(h))
 }
 
 /// Attributes of every console cookie after its value.
@@ -69,14 +86,9 @@ pub async fn signed_in(state: &State, headers: &HeaderMap) -> Result<Option<Sign
     let Some(session) = sessions::find(&state.clickhouse, value).await? else {
         return Ok(None);
     };
-    if !session.user.active {
-        return Ok(None);
-    }
-    let caller = Caller {
-        user_id: session.user.user_id,
-        role: session.user.role(),
-    };
-    Ok(Some(SignedIn { session, caller }))
+    Ok(auth::caller_for(&session.user)
+        .ok()
+        .map(|caller| SignedIn { session, caller }))
 }
 
 impl SignedIn {
@@ -102,7 +114,9 @@ impl Form {
             .trim()
             .eq_ignore_ascii_case("application/x-www-form-urlencoded")
         {
-            return Err(AdminError::UnsupportedMediaType);
+            return Err(AdminError::UnsupportedMediaType(
+                "application/x-www-form-urlencoded",
+            ));
         }
         let bytes = endpoints::read_bytes(state.max_body_bytes, body).await?;
         Ok(Form(
@@ -135,5 +149,49 @@ impl Form {
             true => Ok(()),
             false => Err(AdminError::InvalidCsrf),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        pairs
+            .iter()
+            .map(|(k, v)| {
+                (
+                    http::HeaderName::from_static(k),
+                    HeaderValue::from_static(v),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn posts_from_other_origins_are_told_apart() {
+        let own = headers(&[
+            ("host", "127.0.0.1:8090"),
+            ("origin", "http://127.0.0.1:8090"),
+        ]);
+        assert!(same_origin(&own));
+        let tls = headers(&[
+            ("host", "console.example.com"),
+            ("origin", "https://console.example.com"),
+        ]);
+        assert!(same_origin(&tls));
+        assert!(same_origin(&headers(&[("host", "127.0.0.1:8090")])));
+        for origin in ["http://evil.example", "http://127.0.0.1:8080", "null"] {
+            let h = headers(&[("host", "127.0.0.1:8090"), ("origin", origin)]);
+            assert!(!same_origin(&h), "{origin}");
+        }
+    }
+
+    #[test]
+    fn cookies_are_found_in_every_header() {
+        let h = headers(&[("cookie", "a=1; friction_session=fs_x"), ("cookie", "b=2")]);
+        assert_eq!(cookie(&h, "friction_session"), Some("fs_x"));
+        assert_eq!(cookie(&h, "b"), Some("2"));
+        assert_eq!(cookie(&h, "friction"), None);
     }
 }

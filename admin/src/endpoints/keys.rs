@@ -37,11 +37,15 @@ fn key_json(row: &ApiKeyRow, last_used: Option<i64>) -> Value {
 /// Adds the whole key and its install snippet.
 fn with_secret(mut value: Value, key: &str, ingest_url: &str) -> Value {
     value["key"] = key.into();
-    value["snippet"] = format!(
+    value["snippet"] = snippet(ingest_url, key).into();
+    value
+}
+
+/// The install snippet of `key` on the ingest at `ingest_url`.
+pub fn snippet(ingest_url: &str, key: &str) -> String {
+    format!(
         r#"<script src="{ingest_url}/friction-tracker.js" data-api-key="{key}" async></script>"#
     )
-    .into();
-    value
 }
 
 /// Refuses fields outside `allowed`.

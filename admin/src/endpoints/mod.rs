@@ -99,7 +99,7 @@ async fn read_object(
     if let Some(kind) = headers.get(header::CONTENT_TYPE) {
         let mime = kind.to_str().unwrap_or("").split(';').next().unwrap_or("");
         if !mime.trim().eq_ignore_ascii_case("application/json") {
-            return Err(AdminError::UnsupportedMediaType);
+            return Err(AdminError::UnsupportedMediaType("application/json"));
         }
     }
     let bytes = read_bytes(max, body).await?;
