@@ -665,7 +665,8 @@ async fn ingest_follows_a_key_turned_off_on_again_and_deleted() {
         usage_flush_ms: 200,
         ..IngestConfig::default()
     };
-    tokio::spawn(friction_ingest::run(config, listener, shutdown));
+    let ops = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    tokio::spawn(friction_ingest::run(config, listener, ops, shutdown));
 
     let (id, key) = s.key(&s.alice, json!({"name": "shop"})).await;
     let batch = json!({"events": [{
@@ -1032,7 +1033,8 @@ async fn a_recording_uploaded_through_ingest_plays_back_byte_for_byte() {
         s3: kit::stack().s3().unwrap(),
         ..IngestConfig::default()
     };
-    tokio::spawn(friction_ingest::run(config, listener, shutdown));
+    let ops = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    tokio::spawn(friction_ingest::run(config, listener, ops, shutdown));
     let (_, key) = s.key(&s.alice, json!({"name": "recorded site"})).await;
     let mut webm = vec![0x1a, 0x45, 0xdf, 0xa3];
     webm.extend((0..(6 << 20)).map(|i: u32| (i % 253) as u8));

@@ -13,8 +13,10 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct IngestConfig {
-    /// Address to listen on.
+    /// Address of the public listener (browsers: events, uploads, the SDK).
     pub listen: String,
+    /// Address of `/healthz`, `/readyz` and `/metrics`; keep it off the public network.
+    pub ops_listen: String,
     /// Connection cap and timeouts of the HTTP server (`FRICTION_HTTP__*`).
     pub http: HttpConfig,
     /// ClickHouse (the `api_keys` table and usage).
@@ -63,6 +65,9 @@ pub struct IngestConfig {
     pub default_rate_limit_per_minute: u32,
     /// Rate-limit buckets idle this long are dropped.
     pub bucket_idle_ms: u64,
+    /// Refused requests (4xx other than 429) one client address may send per minute;
+    /// past it, its requests are refused with 429 before anything is read.
+    pub refusals_per_minute_per_client: u32,
     /// How often aggregated key usage is written to ClickHouse.
     pub usage_flush_ms: u64,
     /// Zero the host part of client IPs (IPv4 /24, IPv6 /48) before they are stored.
@@ -79,6 +84,7 @@ impl Default for IngestConfig {
     fn default() -> Self {
         IngestConfig {
             listen: "127.0.0.1:8080".into(),
+            ops_listen: "127.0.0.1:9463".into(),
             http: HttpConfig::default(),
             clickhouse: ClickHouseConfig::default(),
             kafka: KafkaConfig::default(),
@@ -101,6 +107,7 @@ impl Default for IngestConfig {
             key_grace_ms: 3_600_000,
             default_rate_limit_per_minute: friction_schema::api_key::DEFAULT_RATE_LIMIT_PER_MINUTE,
             bucket_idle_ms: 120_000,
+            refusals_per_minute_per_client: 120,
             usage_flush_ms: 5_000,
             anonymize_ip: true,
             trust_forwarded_for: false,
@@ -149,6 +156,11 @@ impl UploadConfig {
 impl ServiceConfig for IngestConfig {
     fn validate(&self) -> Result<(), String> {
         socket_addr("listen", &self.listen)?;
+        socket_addr("ops_listen", &self.ops_listen)?;
+        positive(
+            "refusals_per_minute_per_client",
+            u64::from(self.refusals_per_minute_per_client),
+        )?;
         self.http.validate()?;
         positive(
             "uploads.max_recording_bytes",

@@ -19,15 +19,22 @@ pub enum ApiError {
     /// The key exists but was disabled.
     #[error("the API key is disabled")]
     KeyInactive,
-    /// The request's origin is not among the key's allowed domains.
-    #[error("origin {0:?} is not allowed for this API key")]
-    OriginNotAllowed(String),
+    /// The request's origin is not among the key's allowed domains. (Client-sent headers
+    /// are never echoed back.)
+    #[error("this origin is not allowed for this API key")]
+    OriginNotAllowed,
     /// The key's token bucket is empty.
     #[error("rate limit of {limit} requests per minute exceeded; retry in {retry_after_s} s")]
     RateLimited {
         /// Requests per minute of the key.
         limit: u32,
         /// Seconds until a request is allowed again.
+        retry_after_s: u64,
+    },
+    /// This client address sent too many refused requests lately.
+    #[error("too many invalid requests from this address; retry in {retry_after_s} s")]
+    TooManyRefused {
+        /// Seconds until a request is heard again.
         retry_after_s: u64,
     },
     /// The body did not arrive within the body timeout.
@@ -37,11 +44,11 @@ pub enum ApiError {
     #[error("{0}")]
     PayloadTooLarge(String),
     /// Content type not JSON or text/plain.
-    #[error("content type {0:?} is not supported; send application/json or text/plain")]
-    UnsupportedMediaType(String),
+    #[error("this content type is not supported; send application/json or text/plain")]
+    UnsupportedMediaType,
     /// Content encoding not identity or gzip.
-    #[error("content encoding {0:?} is not supported; send identity or gzip")]
-    UnsupportedEncoding(String),
+    #[error("this content encoding is not supported; send identity or gzip")]
+    UnsupportedEncoding,
     /// The body is not a valid batch.
     #[error("{0}")]
     InvalidBatch(String),
@@ -72,13 +79,15 @@ impl friction_service::http::ApiError for ApiError {
     fn status(&self) -> StatusCode {
         match self {
             ApiError::MissingApiKey | ApiError::InvalidApiKey => StatusCode::UNAUTHORIZED,
-            ApiError::KeyInactive | ApiError::OriginNotAllowed(_) => StatusCode::FORBIDDEN,
-            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::KeyInactive | ApiError::OriginNotAllowed => StatusCode::FORBIDDEN,
+            ApiError::RateLimited { .. } | ApiError::TooManyRefused { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             // 408: the client was too slow; the connection is closed after the answer.
             ApiError::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::UnsupportedMediaType(_)
-            | ApiError::UnsupportedEncoding(_)
+            ApiError::UnsupportedMediaType
+            | ApiError::UnsupportedEncoding
             | ApiError::WrongMedia(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::InvalidBatch(_) | ApiError::InvalidEvents(_) | ApiError::InvalidQuery(_) => {
                 StatusCode::BAD_REQUEST
@@ -95,12 +104,13 @@ impl friction_service::http::ApiError for ApiError {
             ApiError::MissingApiKey => "missing_api_key",
             ApiError::InvalidApiKey => "invalid_api_key",
             ApiError::KeyInactive => "key_inactive",
-            ApiError::OriginNotAllowed(_) => "origin_not_allowed",
+            ApiError::OriginNotAllowed => "origin_not_allowed",
             ApiError::RateLimited { .. } => "rate_limited",
+            ApiError::TooManyRefused { .. } => "too_many_invalid_requests",
             ApiError::BodyTimeout(_) => "request_timeout",
             ApiError::PayloadTooLarge(_) => "payload_too_large",
-            ApiError::UnsupportedMediaType(_) | ApiError::WrongMedia(_) => "unsupported_media_type",
-            ApiError::UnsupportedEncoding(_) => "unsupported_encoding",
+            ApiError::UnsupportedMediaType | ApiError::WrongMedia(_) => "unsupported_media_type",
+            ApiError::UnsupportedEncoding => "unsupported_encoding",
             ApiError::InvalidBatch(_) => "invalid_batch",
             ApiError::InvalidQuery(_) => "invalid_query",
             ApiError::InvalidEvents(_) => "invalid_events",
@@ -112,7 +122,8 @@ impl friction_service::http::ApiError for ApiError {
 
     fn retry_after_s(&self) -> Option<u64> {
         match self {
-            ApiError::RateLimited { retry_after_s, .. } => Some(*retry_after_s),
+            ApiError::RateLimited { retry_after_s, .. }
+            | ApiError::TooManyRefused { retry_after_s } => Some(*retry_after_s),
             ApiError::Unavailable(_) => Some(UNAVAILABLE_RETRY_AFTER_S),
             _ => None,
         }

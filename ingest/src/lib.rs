@@ -34,14 +34,23 @@ use tokio::net::TcpListener;
 pub use config::IngestConfig;
 pub use state::{StartError, State};
 
-/// Serves ingest on `listener` until `shutdown`, then drains in-flight requests and
-/// flushes the producer and usage counters.
+/// Serves ingest on `listener` (the public endpoints) and `/healthz`, `/readyz` and
+/// `/metrics` on `ops` until `shutdown`, then drains in-flight requests and flushes the
+/// producer and usage counters.
 pub async fn run(
     config: IngestConfig,
     listener: TcpListener,
+    ops: TcpListener,
     shutdown: Shutdown,
 ) -> Result<(), StartError> {
     let state = Arc::new(State::new(&config, Clock::system())?);
+    tokio::spawn(friction_service::ops::serve(
+        ops,
+        state.ops.readiness.clone(),
+        state.ops.registry.clone(),
+        config.http.clone(),
+        shutdown.clone(),
+    ));
     upkeep::spawn(
         state.clone(),
         Duration::from_millis(config.usage_flush_ms),

@@ -7,6 +7,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     friction_service::telemetry::init();
     let config: IngestConfig = friction_service::config::load()?;
     let listener = tokio::net::TcpListener::bind(&config.listen).await?;
-    friction_ingest::run(config, listener, friction_service::shutdown::on_signal()).await?;
+    let ops = tokio::net::TcpListener::bind(&config.ops_listen).await?;
+    friction_ingest::run(
+        config,
+        listener,
+        ops,
+        friction_service::shutdown::on_signal(),
+    )
+    .await?;
     Ok(())
 }

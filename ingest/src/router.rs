@@ -1,11 +1,10 @@
-//! Routing: which endpoint answers which method and path, and the CORS headers every
-//! answer carries.
+//! Routing: which endpoint answers which method and path on the public listener (only
+//! what browsers need), and the CORS headers those answers carry.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use friction_service::http::{Body, RequestBody, Router};
-use friction_service::ops;
 use http::{Method, Request, Response};
 
 use crate::cors;
@@ -27,10 +26,12 @@ impl Router for IngestRouter {
                 return endpoints::events::handle(state, parts, body, peer.ip()).await;
             }
             (&Method::POST, "/v1/recordings") => {
-                return endpoints::upload::handle(state, parts, body, Media::Recording).await;
+                return endpoints::upload::handle(state, parts, body, Media::Recording, peer.ip())
+                    .await;
             }
             (&Method::POST, "/v1/screenshots") => {
-                return endpoints::upload::handle(state, parts, body, Media::Screenshot).await;
+                return endpoints::upload::handle(state, parts, body, Media::Screenshot, peer.ip())
+                    .await;
             }
             (&Method::OPTIONS, "/v1/events" | "/v1/recordings" | "/v1/screenshots") => {
                 return cors::preflight(origin.as_ref(), state.settings.cors_max_age_s);
@@ -41,9 +42,9 @@ impl Router for IngestRouter {
             (&Method::GET | &Method::HEAD, "/friction-tracker.js") => {
                 endpoints::sdk::handle(state, &parts)
             }
-            (&Method::GET, path) => ops::respond(path, &state.ops.readiness, &state.ops.registry)
-                .unwrap_or_else(|| ApiError::NotFound.into_response()),
-            _ => ApiError::NotFound.into_response(),
+            // Nothing else is public (ops endpoints have their own listener), and nothing
+            // else is readable cross-origin.
+            _ => return ApiError::NotFound.into_response(),
         };
         cors::apply(&mut response, origin.as_ref(), true);
         response

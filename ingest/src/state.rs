@@ -137,6 +137,8 @@ impl State {
             policy: Policy {
                 keys,
                 limiter: RateLimiter::default(),
+                refusals: RateLimiter::default(),
+                refusals_per_minute: config.refusals_per_minute_per_client,
                 bots: BotDetector::default(),
             },
             sink,

@@ -45,10 +45,9 @@ pub fn spawn(state: Arc<State>, usage_flush: Duration, bucket_idle: Duration, sh
                 state.metrics.usage_flush_errors.inc();
                 tracing::warn!(error = %e, "usage flush failed; kept for the next one");
             }
-            let buckets = state
-                .policy
-                .limiter
-                .evict_idle(state.clock.now(), bucket_idle);
+            let now = state.clock.now();
+            let buckets = state.policy.limiter.evict_idle(now, bucket_idle)
+                + state.policy.refusals.evict_idle(now, bucket_idle);
             state.metrics.rate_limit_buckets.set(buckets as i64);
             state
                 .metrics

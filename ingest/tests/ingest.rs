@@ -16,6 +16,7 @@ use uuid::Uuid;
 
 struct Harness {
     url: String,
+    ops_url: String,
     kafka: KafkaConfig,
     topic: String,
     ch: ClickHouseConfig,
@@ -50,10 +51,13 @@ impl Harness {
         tweak(&mut config);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
+        let ops = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let ops_url = format!("http://{}", ops.local_addr().unwrap());
         let (stop, shutdown) = shutdown::channel();
-        tokio::spawn(friction_ingest::run(config, listener, shutdown));
+        tokio::spawn(friction_ingest::run(config, listener, ops, shutdown));
         Harness {
             url,
+            ops_url,
             kafka,
             topic,
             ch,
@@ -406,6 +410,77 @@ async fn rate_limit_answers_429_with_retry_after_and_counts_down() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_requests_do_not_spend_the_keys_budget() {
+    let h = Harness::start(|_| {}).await;
+    let (key, _) = keys::create(&h.ch.client(), new_key(vec![], 5))
+        .await
+        .unwrap();
+    let headers = [
+        ("x-api-key", key.as_str()),
+        ("content-type", "application/json"),
+    ];
+    // A site's key is public: anyone can send garbage with it.
+    for _ in 0..5 {
+        assert_refused(h.post(&headers, "{}").await, 400, "invalid_batch").await;
+    }
+    let ok = batch(vec![event("click", json!({}))]);
+    for remaining in ["4", "3", "2", "1", "0"] {
+        let a = h.post(&headers, ok.clone()).await;
+        assert_eq!(a.status, 200, "{:?}", a.body);
+        assert_eq!(a.header("x-ratelimit-remaining"), Some(remaining));
+    }
+    assert_refused(h.post(&headers, ok).await, 429, "rate_limited").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_requests_are_bounded_per_client_address() {
+    let h = Harness::start(|c| c.refusals_per_minute_per_client = 3).await;
+    let bad_key = [("x-api-key", "fk_short")];
+    for _ in 0..3 {
+        assert_refused(h.post(&bad_key, "{}").await, 401, "invalid_api_key").await;
+    }
+    let blocked = h.send(batch(vec![event("click", json!({}))])).await;
+    assert!(
+        blocked
+            .header("retry-after")
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+            >= 1
+    );
+    assert_refused(blocked, 429, "too_many_invalid_requests").await;
+    // Other addresses are not affected (behind a trusted proxy each visitor is its own).
+    let h = Harness::start(|c| {
+        c.refusals_per_minute_per_client = 3;
+        c.trust_forwarded_for = true;
+    })
+    .await;
+    for _ in 0..3 {
+        let a = h
+            .post(
+                &[
+                    ("x-api-key", "fk_short"),
+                    ("x-forwarded-for", "203.0.113.7"),
+                ],
+                "{}",
+            )
+            .await;
+        assert_eq!(a.status, 401);
+    }
+    let other = h
+        .post(
+            &[
+                ("x-api-key", h.key.as_str()),
+                ("x-forwarded-for", "203.0.113.8"),
+            ],
+            batch(vec![event("click", json!({}))]),
+        )
+        .await;
+    assert_eq!(other.status, 200, "{:?}", other.body);
+    assert_eq!(h.messages(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cors_preflight_and_headers() {
     let h = Harness::start(|_| {}).await;
     let pre = kit::request(
@@ -494,7 +569,7 @@ async fn known_bots_are_dropped_and_counted() {
     assert_eq!(bot.status, 200);
     assert_eq!(bot.json()["processed"], 0);
     assert_eq!(h.messages(), 0);
-    let metrics = kit::request("GET", &format!("{}/metrics", h.url), &[], "").await;
+    let metrics = kit::request("GET", &format!("{}/metrics", h.ops_url), &[], "").await;
     let text = String::from_utf8_lossy(&metrics.body).into_owned();
     assert!(
         text.contains("friction_ingest_bot_requests_dropped_total 1"),
@@ -578,13 +653,13 @@ async fn serves_the_sdk_with_etag_and_gzip() {
 async fn health_readiness_and_metrics() {
     let h = Harness::start(|_| {}).await;
     assert_eq!(
-        kit::request("GET", &format!("{}/healthz", h.url), &[], "")
+        kit::request("GET", &format!("{}/healthz", h.ops_url), &[], "")
             .await
             .status,
         200
     );
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while kit::request("GET", &format!("{}/readyz", h.url), &[], "")
+    while kit::request("GET", &format!("{}/readyz", h.ops_url), &[], "")
         .await
         .status
         != 200
@@ -594,7 +669,7 @@ async fn health_readiness_and_metrics() {
     }
     h.send(batch(vec![event("click", json!({}))])).await;
     let text = String::from_utf8_lossy(
-        &kit::request("GET", &format!("{}/metrics", h.url), &[], "")
+        &kit::request("GET", &format!("{}/metrics", h.ops_url), &[], "")
             .await
             .body,
     )
@@ -604,6 +679,21 @@ async fn health_readiness_and_metrics() {
         "{text}"
     );
     assert!(text.contains("friction_ingest_events_total{kind=\"heatmap\"} 1"));
+    // The public listener serves only what browsers need, and nothing else cross-origin.
+    for path in ["/metrics", "/readyz", "/healthz"] {
+        let public = kit::request(
+            "GET",
+            &format!("{}{path}", h.url),
+            &[("origin", "https://evil.example")],
+            "",
+        )
+        .await;
+        assert_eq!(public.status, 404, "{path}");
+        assert!(
+            public.header("access-control-allow-origin").is_none(),
+            "{path}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -618,7 +708,7 @@ async fn broker_outage_answers_503_then_recovers() {
     assert_eq!(down.header("retry-after"), Some("5"));
     assert_refused(down, 503, "unavailable").await;
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while kit::request("GET", &format!("{}/readyz", h.url), &[], "")
+    while kit::request("GET", &format!("{}/readyz", h.ops_url), &[], "")
         .await
         .status
         == 200

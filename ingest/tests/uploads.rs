@@ -54,7 +54,8 @@ impl Uploads {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let (stop, shutdown) = shutdown::channel();
-        tokio::spawn(friction_ingest::run(config, listener, shutdown));
+        let ops = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        tokio::spawn(friction_ingest::run(config, listener, ops, shutdown));
         Uploads {
             url,
             ch,

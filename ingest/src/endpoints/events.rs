@@ -28,12 +28,17 @@ where
     ApiError: From<B::Error>,
 {
     let started = std::time::Instant::now();
-    let outcome = accept(state, &parts, body, peer)
-        .await
-        .map(|(breakdown, rejected, rate)| {
-            let body = success_body(breakdown, &rejected);
-            (json(StatusCode::OK, body), rate)
-        });
+    let client = enrich::client_ip(peer, &parts.headers, state.settings.trust_forwarded_for);
+    let outcome = accept(state, &parts, body, client).await;
+    if let Err(refused) = &outcome {
+        state
+            .policy
+            .refused(client, &refused.error, state.clock.now());
+    }
+    let outcome = outcome.map(|(breakdown, rejected, rate)| {
+        let body = success_body(breakdown, &rejected);
+        (json(StatusCode::OK, body), rate)
+    });
     let response = super::answer(&parts, outcome, |outcome| {
         state.metrics.requests.with_label_values(&[outcome]).inc();
     });
@@ -46,11 +51,17 @@ where
 
 type Accepted = (Breakdown, Vec<Rejection>, Option<Rate>);
 
-async fn accept<B>(state: &State, parts: &Parts, body: B, peer: IpAddr) -> Result<Accepted, Refused>
+async fn accept<B>(
+    state: &State,
+    parts: &Parts,
+    body: B,
+    client: IpAddr,
+) -> Result<Accepted, Refused>
 where
     B: hyper::body::Body + Unpin,
     ApiError: From<B::Error>,
 {
+    state.policy.check_client(client, state.clock.now())?;
     let key = policy::api_key(parts)?;
     body::check_content_type(&parts.headers)?;
     let encoding = body::encoding(&parts.headers)?;
@@ -60,13 +71,13 @@ where
         .policy
         .admit(key, &parts.headers, state.clock.now())
         .await?;
-    let (key, rate) = (&admitted.key, admitted.rate);
+    let key = &admitted.key;
     let known = |error| admitted.refuse(error);
 
     let user_agent = enrich::user_agent(&parts.headers);
     if state.policy.bots.is_bot(user_agent) {
         state.metrics.bot_requests.inc();
-        return Ok((Breakdown::default(), Vec::new(), Some(rate)));
+        return Ok((Breakdown::default(), Vec::new(), Some(admitted.rate)));
     }
 
     let size_hint = parts
@@ -103,13 +114,16 @@ where
         return Err(known(ApiError::InvalidEvents(rejected)));
     }
 
+    // Valid: now it counts against the key's limit.
+    let rate = state.policy.spend(&admitted, state.clock.now())?;
+
     let mut breakdown = Breakdown::default();
     for e in &events {
         *breakdown.get_mut(e.event_type.kind()) += 1;
     }
 
     let settings = &state.settings;
-    let mut ip = enrich::client_ip(peer, &parts.headers, settings.trust_forwarded_for);
+    let mut ip = client;
     if settings.anonymize_ip {
         ip = enrich::anonymize(ip);
     }

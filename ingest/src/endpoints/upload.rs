@@ -5,6 +5,8 @@
 //! written only once its object is stored; an upload cut off halfway, refused or failed
 //! leaves neither an object nor a row.
 
+use std::net::IpAddr;
+
 use friction_schema::topics::{BUCKET_RECORDINGS, BUCKET_SCREENSHOTS};
 use friction_service::http::{json, Body, RequestBody};
 use friction_store::objects::{ObjectError, ObjectStore, Upload};
@@ -67,10 +69,20 @@ pub async fn handle(
     parts: Parts,
     body: RequestBody,
     media: Media,
+    peer: IpAddr,
 ) -> Response<Body> {
-    let outcome = accept(state, &parts, body, media)
-        .await
-        .map(|(value, rate)| (json(StatusCode::CREATED, value.to_string()), Some(rate)));
+    let client = crate::enrich::client_ip(peer, &parts.headers, state.settings.trust_forwarded_for);
+    let outcome = match state.policy.check_client(client, state.clock.now()) {
+        Ok(()) => accept(state, &parts, body, media).await,
+        Err(refused) => Err(refused),
+    };
+    if let Err(refused) = &outcome {
+        state
+            .policy
+            .refused(client, &refused.error, state.clock.now());
+    }
+    let outcome =
+        outcome.map(|(value, rate)| (json(StatusCode::CREATED, value.to_string()), Some(rate)));
     super::answer(&parts, outcome, |outcome| {
         state
             .metrics
@@ -220,7 +232,9 @@ async fn accept(
         .policy
         .admit(key, &parts.headers, state.clock.now())
         .await?;
-    let (key, rate) = (&admitted.key, admitted.rate);
+    // An upload is checked as it streams: it counts against the key once admitted.
+    let rate = state.policy.spend(&admitted, state.clock.now())?;
+    let key = &admitted.key;
     let known = |error| admitted.refuse(error);
     let _slot = state
         .upload_slots

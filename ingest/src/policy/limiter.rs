@@ -1,7 +1,9 @@
-//! Per-key token buckets in a DashMap. A bucket holds up to a minute's worth of requests
-//! (`rate_limit_per_minute`) and refills continuously at that rate. Time is passed in, so
-//! the arithmetic is tested exactly; idle buckets (full again anyway) are evicted.
+//! Token buckets in a DashMap, per key (its events) or per client address (its refused
+//! requests). A bucket holds up to a minute's worth of requests and refills continuously
+//! at that rate. Time is passed in, so the arithmetic is tested exactly; idle buckets
+//! (full again anyway) are evicted.
 
+use std::hash::Hash;
 use std::time::{Duration, Instant};
 
 use dashmap::DashMap;
@@ -28,15 +30,23 @@ pub enum Decision {
     },
 }
 
-/// Token buckets of every key that sent recently.
-#[derive(Debug, Default)]
-pub struct RateLimiter {
-    buckets: DashMap<Uuid, Bucket>,
+/// Token buckets of everything that sent recently, by `K` (a key id by default).
+#[derive(Debug)]
+pub struct RateLimiter<K: Hash + Eq = Uuid> {
+    buckets: DashMap<K, Bucket>,
 }
 
-impl RateLimiter {
+impl<K: Hash + Eq> Default for RateLimiter<K> {
+    fn default() -> Self {
+        RateLimiter {
+            buckets: DashMap::new(),
+        }
+    }
+}
+
+impl<K: Hash + Eq + Copy> RateLimiter<K> {
     /// Takes one request from `key`'s bucket at time `now`.
-    pub fn check(&self, key: Uuid, per_minute: u32, now: Instant) -> Decision {
+    pub fn check(&self, key: K, per_minute: u32, now: Instant) -> Decision {
         let capacity = f64::from(per_minute.max(1));
         let per_second = capacity / 60.0;
         let mut bucket = self.buckets.entry(key).or_insert(Bucket {
@@ -59,9 +69,31 @@ impl RateLimiter {
         }
     }
 
+    /// What [`RateLimiter::check`] would answer at `now`, without taking a request.
+    pub fn probe(&self, key: K, per_minute: u32, now: Instant) -> Decision {
+        let capacity = f64::from(per_minute.max(1));
+        let tokens = match self.buckets.get(&key) {
+            Some(b) => {
+                let elapsed = now.saturating_duration_since(b.last).as_secs_f64();
+                (b.tokens + elapsed * capacity / 60.0).min(capacity)
+            }
+            None => capacity,
+        };
+        if tokens >= 1.0 {
+            Decision::Allowed {
+                remaining: (tokens - 1.0).floor() as u32,
+            }
+        } else {
+            let wait = (1.0 - tokens) * 60.0 / capacity;
+            Decision::Limited {
+                retry_after_s: (wait.ceil() as u64).max(1),
+            }
+        }
+    }
+
     /// Whole requests left for `key` at `now`, without taking one (for the headers of
     /// requests refused before the limit was applied).
-    pub fn peek(&self, key: Uuid, per_minute: u32, now: Instant) -> u32 {
+    pub fn peek(&self, key: K, per_minute: u32, now: Instant) -> u32 {
         let capacity = f64::from(per_minute.max(1));
         match self.buckets.get(&key) {
             Some(b) => {
@@ -117,6 +149,11 @@ mod tests {
         assert_eq!(limiter.peek(key, 10, t0), 10);
         limiter.check(key, 10, t0);
         assert_eq!(limiter.peek(key, 10, t0), 9);
+        assert_eq!(limiter.peek(key, 10, t0), 9);
+        assert_eq!(
+            limiter.probe(key, 10, t0),
+            Decision::Allowed { remaining: 8 }
+        );
         assert_eq!(limiter.peek(key, 10, t0), 9);
     }
 

@@ -2,6 +2,11 @@
 //! domains, the key's rate limit, and known bots. [`Policy::admit`] is the one gate every
 //! public endpoint passes; it answers with the key or the refusal to send.
 //!
+//! A request takes from its key's bucket only once it proved valid ([`Policy::spend`]),
+//! so garbage sent with a site's public key cannot use up the site's budget. Refused
+//! requests are bounded per client address instead ([`Policy::refused`],
+//! [`Policy::check_client`]).
+//!
 //! - [`keys`]: the moka cache in front of the `api_keys` table;
 //! - [`origin`]: allowed-domain matching;
 //! - [`limiter`]: per-key token buckets;
@@ -12,6 +17,7 @@ pub mod keys;
 pub mod limiter;
 pub mod origin;
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -79,8 +85,12 @@ impl From<ApiError> for Refused {
 pub struct Policy {
     /// Cached key lookups.
     pub keys: KeyStore,
-    /// Token buckets.
+    /// Token buckets of keys.
     pub limiter: RateLimiter,
+    /// Token buckets of refused requests, per client address.
+    pub refusals: RateLimiter<IpAddr>,
+    /// Refused requests a client address may send per minute.
+    pub refusals_per_minute: u32,
     /// Bot user agents.
     pub bots: BotDetector,
 }
@@ -103,8 +113,49 @@ pub fn api_key(parts: &Parts) -> Result<&str, ApiError> {
 }
 
 impl Policy {
+    /// Refuses a client address that sent too many refused requests lately, before
+    /// anything else is looked at.
+    pub fn check_client(&self, client: IpAddr, now: Instant) -> Result<(), Refused> {
+        match self.refusals.probe(client, self.refusals_per_minute, now) {
+            Decision::Allowed { .. } => Ok(()),
+            Decision::Limited { retry_after_s } => {
+                Err(ApiError::TooManyRefused { retry_after_s }.into())
+            }
+        }
+    }
+
+    /// Counts a refusal against `client` when it is the client's fault (4xx), except
+    /// rate limits, which are already bounded.
+    pub fn refused(&self, client: IpAddr, error: &ApiError, now: Instant) {
+        use friction_service::http::ApiError as _;
+        let status = error.status();
+        if status.is_client_error() && status != http::StatusCode::TOO_MANY_REQUESTS {
+            self.refusals.check(client, self.refusals_per_minute, now);
+        }
+    }
+
+    /// Takes the request from its key's bucket, once it proved valid.
+    pub fn spend(&self, admitted: &Admitted, now: Instant) -> Result<Rate, Refused> {
+        let limit = admitted.rate.limit;
+        match self.limiter.check(admitted.key.key_id, limit, now) {
+            Decision::Allowed { remaining } => Ok(Rate { limit, remaining }),
+            Decision::Limited { retry_after_s } => Err(Refused {
+                error: ApiError::RateLimited {
+                    limit,
+                    retry_after_s,
+                },
+                rate: Some(Rate {
+                    limit,
+                    remaining: 0,
+                }),
+                origin_refused: false,
+            }),
+        }
+    }
+
     /// Looks `key` up, then checks that it is active, that the request's origin is
-    /// allowed, and takes one request from its bucket at `now`.
+    /// allowed, and that its bucket has a request left at `now` (taken later by
+    /// [`Policy::spend`]).
     pub async fn admit(
         &self,
         key: &str,
@@ -130,14 +181,13 @@ impl Policy {
         if !info.domains.allows_all() {
             match cors::origin_for_check(headers) {
                 Some(origin) if info.domains.allows(origin) => {}
-                other => {
+                _ => {
                     let remaining = self.limiter.peek(info.key_id, limit, now);
-                    let origin = other.unwrap_or("").chars().take(200).collect();
-                    return Err(refused(ApiError::OriginNotAllowed(origin), remaining, true));
+                    return Err(refused(ApiError::OriginNotAllowed, remaining, true));
                 }
             }
         }
-        match self.limiter.check(info.key_id, limit, now) {
+        match self.limiter.probe(info.key_id, limit, now) {
             Decision::Allowed { remaining } => Ok(Admitted {
                 rate: Rate { limit, remaining },
                 key: info,

@@ -24,9 +24,13 @@ impl AllowedDomains {
             .iter()
             .map(|e| hostname(e.as_ref().trim()).to_ascii_lowercase())
             .filter(|h| !h.is_empty())
-            .map(|h| match h.strip_prefix('*') {
-                Some(suffix) => Pattern::Subdomains(suffix.to_owned()),
-                None => Pattern::Exact(h),
+            // Only `*.` + a host is a wildcard: `*shop.com` must not match `evilshop.com`
+            // (such entries are refused where keys are made; older rows match nothing).
+            .map(|h| match h.strip_prefix("*.") {
+                Some(host) if !host.is_empty() && !host.contains('*') => {
+                    Pattern::Subdomains(format!(".{host}"))
+                }
+                _ => Pattern::Exact(h),
             })
             .collect();
         AllowedDomains(patterns)
@@ -71,6 +75,16 @@ mod tests {
         assert!(!d.allows("https://example.com"));
         assert!(!d.allows("https://shop.example.com.evil.net"));
         assert!(!d.allows("null"));
+    }
+
+    #[test]
+    fn a_star_without_a_dot_is_no_wildcard() {
+        let d = AllowedDomains::new(&["*shop.com", "*.", "*"]);
+        assert!(!d.allows("https://evilshop.com"));
+        assert!(!d.allows("https://a.shop.com"));
+        assert!(!d.allows("https://shop.com"));
+        assert!(!d.allows("https://anything.example"));
+        assert!(!d.allows_all());
     }
 
     #[test]
