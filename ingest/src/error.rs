@@ -64,6 +64,9 @@ pub enum ApiError {
     /// A dependency (Kafka, or ClickHouse for an unknown key) cannot take the request now.
     #[error("{0}; retry later")]
     Unavailable(&'static str),
+    /// Every lookup slot this (unknown) key may use is taken: many unknown keys at once.
+    #[error("API key lookups are busy; retry later")]
+    KeyLookupBusy,
     /// No such endpoint.
     #[error("no such endpoint")]
     NotFound,
@@ -93,7 +96,7 @@ impl friction_service::http::ApiError for ApiError {
                 StatusCode::BAD_REQUEST
             }
             // 503, not 500: the request was fine and will succeed once the dependency is back.
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::KeyLookupBusy => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         }
@@ -115,16 +118,23 @@ impl friction_service::http::ApiError for ApiError {
             ApiError::InvalidQuery(_) => "invalid_query",
             ApiError::InvalidEvents(_) => "invalid_events",
             ApiError::Unavailable(_) => "unavailable",
+            ApiError::KeyLookupBusy => "key_lookup_busy",
             ApiError::NotFound => "not_found",
             ApiError::MethodNotAllowed => "method_not_allowed",
         }
+    }
+
+    /// Busy lookups are counted and logged once per interval by the key store, not once
+    /// per request.
+    fn logged(&self) -> bool {
+        !matches!(self, ApiError::KeyLookupBusy)
     }
 
     fn retry_after_s(&self) -> Option<u64> {
         match self {
             ApiError::RateLimited { retry_after_s, .. }
             | ApiError::TooManyRefused { retry_after_s } => Some(*retry_after_s),
-            ApiError::Unavailable(_) => Some(UNAVAILABLE_RETRY_AFTER_S),
+            ApiError::Unavailable(_) | ApiError::KeyLookupBusy => Some(UNAVAILABLE_RETRY_AFTER_S),
             _ => None,
         }
     }

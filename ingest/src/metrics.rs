@@ -23,6 +23,8 @@ pub struct Metrics {
     pub kafka_errors: IntCounterVec,
     /// Entries in the key cache.
     pub key_cache_entries: IntGauge,
+    /// Stored keys in the lookup index.
+    pub key_index_entries: IntGauge,
     /// Token buckets held.
     pub rate_limit_buckets: IntGauge,
     /// Failed usage flushes.
@@ -90,6 +92,10 @@ impl Metrics {
                 "friction_ingest_key_cache_entries",
                 "API keys cached",
             )?,
+            key_index_entries: IntGauge::new(
+                "friction_ingest_key_index_entries",
+                "Stored API keys in the lookup index (refreshed with the readiness probe)",
+            )?,
             rate_limit_buckets: IntGauge::new(
                 "friction_ingest_rate_limit_buckets",
                 "Token buckets held",
@@ -122,6 +128,7 @@ impl Metrics {
         registry.register(Box::new(m.kafka_messages.clone()))?;
         registry.register(Box::new(m.kafka_errors.clone()))?;
         registry.register(Box::new(m.key_cache_entries.clone()))?;
+        registry.register(Box::new(m.key_index_entries.clone()))?;
         registry.register(Box::new(m.rate_limit_buckets.clone()))?;
         registry.register(Box::new(m.usage_flush_errors.clone()))?;
         registry.register(Box::new(m.uploads.clone()))?;

@@ -24,7 +24,17 @@ pub fn spawn(state: Arc<State>, usage_flush: Duration, bucket_idle: Duration, sh
                 .await
                 .unwrap_or(false);
             kafka_ready.set(kafka_ok);
-            keys_ready.set(probe_state.policy.keys.ping().await);
+            // Reading the key index doubles as the key store's readiness probe.
+            match probe_state.policy.keys.refresh_index().await {
+                Ok(entries) => {
+                    probe_state.metrics.key_index_entries.set(entries as i64);
+                    keys_ready.set(true);
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, "key index not refreshed");
+                    keys_ready.set(false);
+                }
+            }
             tokio::select! {
                 _ = tokio::time::sleep(PROBE_EVERY) => {}
                 _ = probe_shutdown.wait() => return,

@@ -2,6 +2,7 @@
 //! each test runs its own ingest on a free port with its own topic and database.
 
 use std::io::Write;
+use std::sync::Arc;
 use std::time::Duration;
 
 use friction_ingest::IngestConfig;
@@ -478,6 +479,79 @@ async fn refused_requests_are_bounded_per_client_address() {
         .await;
     assert_eq!(other.status, 200, "{:?}", other.body);
     assert_eq!(h.messages(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_random_keys_starves_neither_known_nor_new_keys() {
+    let h = Harness::start(|c| c.refusals_per_minute_per_client = 1_000_000).await;
+    let (stored, _) = keys::create(&h.ch.client(), new_key(vec![], 100_000))
+        .await
+        .unwrap();
+    // The key index is refreshed with the readiness probe: wait for one refresh after it.
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let refused = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let mut flood = Vec::new();
+    for _ in 0..48 {
+        let (url, stop, refused) = (h.url.clone(), stop.clone(), refused.clone());
+        flood.push(tokio::spawn(async move {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let key = format!("fk_{}", Uuid::new_v4().simple());
+                let a = kit::request(
+                    "POST",
+                    &format!("{url}/v1/events"),
+                    &[("x-api-key", key.as_str())],
+                    "{}",
+                )
+                .await;
+                assert!([401, 503].contains(&a.status), "{}", a.status);
+                refused.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let ok = batch(vec![event("click", json!({}))]);
+    let send = |key: String| {
+        let ok = ok.clone();
+        let url = h.url.clone();
+        async move {
+            kit::request(
+                "POST",
+                &format!("{url}/v1/events"),
+                &[("x-api-key", key.as_str())],
+                ok,
+            )
+            .await
+        }
+    };
+    // A stored key never looked up before is answered at once.
+    let first = send(stored.clone()).await;
+    assert_eq!(first.status, 200, "{:?}", first.body);
+    // A key made during the flood works within a refresh of the index.
+    let (fresh, _) = keys::create(&h.ch.client(), new_key(vec![], 100_000))
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(6);
+    loop {
+        let a = send(fresh.clone()).await;
+        if a.status == 200 {
+            break;
+        }
+        assert_eq!(a.status, 503, "{:?}", a.body);
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the new key never got through"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for task in flood {
+        task.await.unwrap();
+    }
+    assert!(refused.load(std::sync::atomic::Ordering::Relaxed) > 100);
+    let metrics = kit::request("GET", &format!("{}/metrics", h.ops_url), &[], "").await;
+    let text = String::from_utf8_lossy(&metrics.body).into_owned();
+    assert!(text.contains("friction_ingest_key_index_entries"), "{text}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -235,6 +235,28 @@ pub async fn find_by_key(
     Ok(Some(row))
 }
 
+/// The first 64 bits of every stored key's hash (deleted ones too): what ingest checks a
+/// key against before spending a lookup on it.
+pub async fn hash_prefixes(client: &Client) -> Result<Vec<u64>, clickhouse::error::Error> {
+    let prefixes: Vec<String> = client
+        .query("SELECT DISTINCT substring(key_hash, 1, 16) FROM api_keys")
+        .fetch_all()
+        .await?;
+    Ok(prefixes
+        .iter()
+        .filter_map(|p| u64::from_str_radix(p, 16).ok())
+        .collect())
+}
+
+/// The first 64 bits of a key's hash, as [`hash_prefixes`] lists them.
+pub fn hash_prefix(key: &str) -> u64 {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(key.as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    u64::from_be_bytes(first)
+}
+
 /// Whether the table answers, for readiness.
 pub async fn ping(client: &Client) -> bool {
     client

@@ -8,9 +8,17 @@
 //!   grow memory past the (bounded) caches.
 //! - While ClickHouse is unreachable, keys seen in the last `key_grace_ms` keep working
 //!   from memory; keys never seen get 503 rather than a wrong 401.
+//! - Random keys cannot starve real ones: ingest keeps an index of every stored key's
+//!   hash prefix ([`KeyStore::refresh_index`], every few seconds). A missed key in the
+//!   index takes one of the main lookup slots; a key outside it (a typo, a flood of random
+//!   keys, or a key made since the last refresh) may only take one of a few slots of its
+//!   own, and is answered 503 (retry) when they are busy, with one warning per interval
+//!   rather than an error per request.
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
 
 use friction_store::keys as repo;
 use moka::future::Cache;
@@ -19,10 +27,16 @@ use uuid::Uuid;
 
 use super::origin::AllowedDomains;
 
-/// Lookups that may query ClickHouse at the same time.
-const MAX_CONCURRENT_LOOKUPS: usize = 16;
+/// Lookups of indexed keys that may query ClickHouse at the same time.
+const MAX_CONCURRENT_LOOKUPS: usize = 12;
+/// Lookups of keys outside the index that may run at the same time.
+const MAX_CONCURRENT_UNSEEN_LOOKUPS: usize = 4;
 /// How long a miss waits for a lookup slot before answering 503.
 const LOOKUP_QUEUE_TIMEOUT: Duration = Duration::from_millis(250);
+/// How long a key outside the index waits for one of its slots.
+const UNSEEN_QUEUE_TIMEOUT: Duration = Duration::from_millis(20);
+/// At most one warning about busy lookups per this interval.
+const BUSY_LOG_EVERY: Duration = Duration::from_secs(10);
 
 /// What ingest needs to know about a key.
 #[derive(Debug)]
@@ -40,9 +54,15 @@ pub struct KeyInfo {
 }
 
 /// The key store could not answer for a key it has not seen recently.
-#[derive(Debug, Clone, Copy, thiserror::Error)]
-#[error("API key store unavailable")]
-pub struct Unavailable;
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Unavailable {
+    /// ClickHouse did not answer.
+    #[error("API key store unavailable")]
+    Store,
+    /// Every lookup slot the key may use is taken.
+    #[error("API key lookups are busy")]
+    Busy,
+}
 
 #[derive(Debug, Clone, Copy, thiserror::Error)]
 enum LookupError {
@@ -59,6 +79,11 @@ pub struct KeyStore {
     unknown: Cache<String, ()>,
     last_known: Cache<String, Arc<KeyInfo>>,
     slots: Semaphore,
+    unseen_slots: Semaphore,
+    /// Hash prefixes of every stored key; `None` until first loaded.
+    index: RwLock<Option<Arc<HashSet<u64>>>>,
+    busy: AtomicU64,
+    busy_logged: std::sync::Mutex<Option<Instant>>,
     default_rate_limit: u32,
 }
 
@@ -98,6 +123,10 @@ impl KeyStore {
                 .time_to_live(config.grace)
                 .build(),
             slots: Semaphore::new(MAX_CONCURRENT_LOOKUPS),
+            unseen_slots: Semaphore::new(MAX_CONCURRENT_UNSEEN_LOOKUPS),
+            index: RwLock::new(None),
+            busy: AtomicU64::new(0),
+            busy_logged: std::sync::Mutex::new(None),
             default_rate_limit: config.default_rate_limit,
         }
     }
@@ -117,11 +146,53 @@ impl KeyStore {
                     self.unknown.insert(key.to_owned(), ()).await;
                     Ok(None)
                 }
-                LookupError::Unavailable(_) => match self.last_known.get(key).await {
+                LookupError::Unavailable(why) => match self.last_known.get(key).await {
                     Some(info) => Ok(Some(info)),
-                    None => Err(Unavailable),
+                    None => Err(why),
                 },
             },
+        }
+    }
+
+    /// Reloads the index of stored keys; on failure the previous index stays.
+    pub async fn refresh_index(&self) -> Result<usize, clickhouse::error::Error> {
+        let prefixes: HashSet<u64> = repo::hash_prefixes(&self.client)
+            .await?
+            .into_iter()
+            .collect();
+        let len = prefixes.len();
+        if let Ok(mut index) = self.index.write() {
+            *index = Some(Arc::new(prefixes));
+        }
+        Ok(len)
+    }
+
+    /// Whether `key` may use the main lookup slots: it is in the index, or there is no
+    /// index yet.
+    fn indexed(&self, key: &str) -> bool {
+        let index = self.index.read().ok().and_then(|i| i.clone());
+        match index {
+            Some(index) => index.contains(&repo::hash_prefix(key)),
+            None => true,
+        }
+    }
+
+    /// Lookups refused because their slots were busy, since the start (for metrics).
+    pub fn busy_refusals(&self) -> u64 {
+        self.busy.load(Ordering::Relaxed)
+    }
+
+    fn note_busy(&self) {
+        let total = self.busy.fetch_add(1, Ordering::Relaxed) + 1;
+        let Ok(mut last) = self.busy_logged.lock() else {
+            return;
+        };
+        if last.is_none_or(|at| at.elapsed() >= BUSY_LOG_EVERY) {
+            *last = Some(Instant::now());
+            tracing::warn!(
+                refused_so_far = total,
+                "API key lookups are busy (many unknown keys?); answering 503"
+            );
         }
     }
 
@@ -136,13 +207,18 @@ impl KeyStore {
     }
 
     async fn load(&self, key: &str) -> Result<Arc<KeyInfo>, LookupError> {
-        let _slot = tokio::time::timeout(LOOKUP_QUEUE_TIMEOUT, self.slots.acquire())
-            .await
-            .map_err(|_| Unavailable)?
-            .map_err(|_| Unavailable)?;
+        let (slots, wait) = match self.indexed(key) {
+            true => (&self.slots, LOOKUP_QUEUE_TIMEOUT),
+            false => (&self.unseen_slots, UNSEEN_QUEUE_TIMEOUT),
+        };
+        let slot = tokio::time::timeout(wait, slots.acquire()).await;
+        let Ok(Ok(_slot)) = slot else {
+            self.note_busy();
+            return Err(Unavailable::Busy.into());
+        };
         let row = repo::find_by_key(&self.client, key).await.map_err(|e| {
             tracing::warn!(error = %e, "api key lookup failed");
-            Unavailable
+            Unavailable::Store
         })?;
         match row {
             Some(row) => {

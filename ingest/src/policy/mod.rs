@@ -166,7 +166,12 @@ impl Policy {
             .keys
             .get(key)
             .await
-            .map_err(|_| ApiError::Unavailable("the API key store is unreachable"))?
+            .map_err(|e| match e {
+                keys::Unavailable::Store => {
+                    ApiError::Unavailable("the API key store is unreachable")
+                }
+                keys::Unavailable::Busy => ApiError::KeyLookupBusy,
+            })?
             .ok_or(ApiError::InvalidApiKey)?;
         let limit = info.rate_limit_per_minute;
         let refused = |error, remaining, origin_refused| Refused {

@@ -22,6 +22,11 @@ pub trait ApiError: std::fmt::Display {
     fn retry_after_s(&self) -> Option<u64> {
         None
     }
+    /// Whether [`error_response`] logs it; `false` for errors their source already logs
+    /// at a bounded rate.
+    fn logged(&self) -> bool {
+        true
+    }
     /// Adds fields beyond `success`, `error` and `message` to the body.
     fn extend(&self, _body: &mut serde_json::Map<String, serde_json::Value>) {}
 }
@@ -41,9 +46,9 @@ pub fn json(status: StatusCode, body: impl Into<Bytes>) -> Response<Body> {
 /// `Retry-After`, logged by severity.
 pub fn error_response(err: &impl ApiError) -> Response<Body> {
     let status = err.status();
-    if status.is_server_error() {
+    if err.logged() && status.is_server_error() {
         tracing::error!(code = err.code(), error = %err, "request failed");
-    } else {
+    } else if err.logged() {
         tracing::debug!(code = err.code(), error = %err, "request refused");
     }
     let mut body = serde_json::Map::new();
