@@ -78,17 +78,15 @@ fn too_large(limit: usize, what: &str) -> ApiError {
     ApiError::PayloadTooLarge(format!("{what} is larger than {limit} bytes"))
 }
 
-/// Reads the whole body, refusing it once it passes the limit.
-pub async fn read<B>(
-    mut body: B,
-    size_hint: usize,
-    limits: &BodyLimits,
-) -> Result<Vec<u8>, ApiError>
+/// Reads the whole body, refusing it once it passes the limit. The buffer grows with
+/// what arrives, never from what `Content-Length` announces (a client may announce a
+/// megabyte and send nothing).
+pub async fn read<B>(mut body: B, limits: &BodyLimits) -> Result<Vec<u8>, ApiError>
 where
     B: hyper::body::Body + Unpin,
     ApiError: From<B::Error>,
 {
-    let mut out = Vec::with_capacity(size_hint.min(limits.max_body));
+    let mut out = Vec::new();
     while let Some(frame) = body.frame().await {
         let frame = frame?;
         if let Ok(mut data) = frame.into_data() {
@@ -104,6 +102,26 @@ where
         }
     }
     Ok(out)
+}
+
+/// Decodes the body off the async workers: gzip runs on the blocking pool, at most
+/// `slots` at once, so an expensive body cannot stall other requests.
+pub async fn decode_off_thread(
+    raw: Vec<u8>,
+    encoding: Encoding,
+    limits: BodyLimits,
+    slots: &tokio::sync::Semaphore,
+) -> Result<Vec<u8>, ApiError> {
+    if encoding == Encoding::Identity {
+        return Ok(raw);
+    }
+    let _slot = slots
+        .acquire()
+        .await
+        .map_err(|_| ApiError::Unavailable("ingest is shutting down"))?;
+    tokio::task::spawn_blocking(move || decode(raw, encoding, &limits))
+        .await
+        .map_err(|_| ApiError::Unavailable("decompression failed"))?
 }
 
 /// Decodes the body; the decompressed size is bounded by both the absolute limit and

@@ -49,6 +49,9 @@ pub struct IngestConfig {
     pub max_decompressed_bytes: usize,
     /// Largest decompressed/compressed ratio accepted (a higher one is a bomb).
     pub max_compression_ratio: usize,
+    /// Compressed bodies decoded at once, on the blocking pool (more wait their turn; each
+    /// holds at most `max_decompressed_bytes`).
+    pub max_concurrent_decodes: usize,
     /// Per-event validation limits.
     pub limits: Limits,
     /// How long a looked-up key is trusted before it is looked up again.
@@ -99,6 +102,7 @@ impl Default for IngestConfig {
             max_body_bytes: 1 << 20,
             max_decompressed_bytes: 5 << 20,
             max_compression_ratio: 100,
+            max_concurrent_decodes: 2,
             limits: Limits::default(),
             key_cache_ttl_ms: 30_000,
             key_negative_ttl_ms: 10_000,
@@ -157,6 +161,7 @@ impl ServiceConfig for IngestConfig {
     fn validate(&self) -> Result<(), String> {
         socket_addr("listen", &self.listen)?;
         socket_addr("ops_listen", &self.ops_listen)?;
+        positive("max_concurrent_decodes", self.max_concurrent_decodes as u64)?;
         positive(
             "refusals_per_minute_per_client",
             u64::from(self.refusals_per_minute_per_client),

@@ -81,6 +81,8 @@ pub struct State {
     pub objects: ObjectStore,
     /// Uploads that may run at once.
     pub upload_slots: tokio::sync::Semaphore,
+    /// Compressed bodies that may be decoded at once (on the blocking pool).
+    pub decode_slots: tokio::sync::Semaphore,
     /// Time, for rate limits and receive timestamps.
     pub clock: Clock,
 }
@@ -152,6 +154,7 @@ impl State {
             clickhouse,
             objects: ObjectStore::new(&config.s3)?,
             upload_slots: tokio::sync::Semaphore::new(config.uploads.max_concurrent),
+            decode_slots: tokio::sync::Semaphore::new(config.max_concurrent_decodes),
             clock,
         })
     }

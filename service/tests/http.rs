@@ -1,4 +1,4 @@
-//! The shared accept loop over real sockets: its connection cap, header, body and idle
+//! The shared accept loop over real sockets: its connection caps, header, body and idle
 //! timeouts, and a shutdown that lets the request in flight finish.
 
 use std::net::SocketAddr;
@@ -35,6 +35,7 @@ impl Router for Echo {
 fn limits() -> HttpConfig {
     HttpConfig {
         max_connections: 2,
+        max_connections_per_client: 0,
         header_timeout_ms: 300,
         body_timeout_ms: 300,
         idle_timeout_ms: 400,
@@ -119,36 +120,55 @@ async fn a_handler_slower_than_the_idle_timeout_still_answers() {
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer:?}");
 }
 
+/// Opens a connection from `source` (any 127.x address is this machine) and completes
+/// one request on it.
+async fn held_from(addr: SocketAddr, source: [u8; 4]) -> TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind((source, 0).into()).unwrap();
+    let mut s = socket.connect(addr).await.unwrap();
+    s.write_all(GET).await.unwrap();
+    let mut buf = [0u8; 512];
+    assert!(s.read(&mut buf).await.unwrap() > 0);
+    s
+}
+
 #[tokio::test]
-async fn past_the_cap_a_client_waits_for_a_free_slot() {
+async fn past_a_cap_a_connection_is_refused_clearly_and_others_go_on() {
     let (addr, _stop, _task) = start(HttpConfig {
+        max_connections: 3,
+        max_connections_per_client: 2,
         idle_timeout_ms: 60_000,
         header_timeout_ms: 60_000,
         ..limits()
     })
     .await;
-    let mut held = Vec::new();
-    for _ in 0..2 {
-        let mut s = TcpStream::connect(addr).await.unwrap();
-        s.write_all(GET).await.unwrap();
-        let mut buf = [0u8; 512];
-        assert!(s.read(&mut buf).await.unwrap() > 0);
-        held.push(s);
-    }
-    let mut third = TcpStream::connect(addr).await.unwrap();
-    third.write_all(GET).await.unwrap();
-    let (answer, _) = read_all(&mut third, Duration::from_millis(500)).await;
-    assert_eq!(
-        answer, "",
-        "a third connection was served past the cap of two"
+    let mut held = vec![
+        held_from(addr, [127, 0, 0, 2]).await,
+        held_from(addr, [127, 0, 0, 2]).await,
+    ];
+    // A third from the same address: 429 and closed, not left hanging.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(([127, 0, 0, 2], 0).into()).unwrap();
+    let mut third = socket.connect(addr).await.unwrap();
+    let (answer, closed) = read_all(&mut third, Duration::from_secs(2)).await;
+    assert!(answer.starts_with("HTTP/1.1 429"), "{answer}");
+    assert!(
+        answer.contains("too_many_connections") && closed,
+        "{answer}"
     );
+    // Another address is still served, up to the global cap; past it, 503.
+    held.push(held_from(addr, [127, 0, 0, 3]).await);
+    let mut over = TcpStream::connect(addr).await.unwrap();
+    let (answer, closed) = read_all(&mut over, Duration::from_secs(2)).await;
+    assert!(answer.starts_with("HTTP/1.1 503") && closed, "{answer}");
+    assert!(
+        answer.to_ascii_lowercase().contains("retry-after: 1"),
+        "{answer}"
+    );
+    // A freed slot serves the next client.
     drop(held.pop());
-    let mut buf = [0u8; 512];
-    let n = tokio::time::timeout(Duration::from_secs(3), third.read(&mut buf))
-        .await
-        .expect("served once a slot was free")
-        .unwrap();
-    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    held.push(held_from(addr, [127, 0, 0, 4]).await);
 }
 
 #[tokio::test]

@@ -80,15 +80,12 @@ where
         return Ok((Breakdown::default(), Vec::new(), Some(admitted.rate)));
     }
 
-    let size_hint = parts
-        .headers
-        .get(http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok()?.parse().ok())
-        .unwrap_or(16 * 1024);
     let limits = &state.settings.body_limits;
-    let raw = body::read(body, size_hint, limits).await.map_err(known)?;
+    let raw = body::read(body, limits).await.map_err(known)?;
     state.metrics.body_bytes.observe(raw.len() as f64);
-    let mut decoded = body::decode(raw, encoding, limits).map_err(known)?;
+    let mut decoded = body::decode_off_thread(raw, encoding, *limits, &state.decode_slots)
+        .await
+        .map_err(known)?;
 
     let received_at = state.clock.now_ms();
     let body_len = decoded.len();

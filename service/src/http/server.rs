@@ -1,18 +1,23 @@
-//! The accept loop. At most `max_connections` are open at once (past that, new clients
-//! wait in the kernel's backlog instead of taking descriptors); each connection has a
-//! header deadline, a body deadline and an idle timeout that also catches clients that
-//! stop reading; on shutdown every connection finishes its request and closes, and
-//! `serve` returns once all of them are gone (or the drain timeout passed).
+//! The accept loop. At most `max_connections` are open at once, and at most
+//! `max_connections_per_client` from one address; a connection past either cap gets a
+//! short canned refusal (503, or 429 for one address) and is closed at once, so an
+//! abusive client meets a clear answer instead of exhausting descriptors. The cap is
+//! also kept below the process's descriptor limit. Each connection has a header
+//! deadline, a body deadline and an idle timeout (no byte moved and no request being
+//! handled: idle keep-alive connections, and clients that stop reading their answers);
+//! on shutdown every connection finishes its request and closes, and `serve` returns
+//! once all of them are gone (or the drain timeout passed).
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use http::{Request, Response};
 use hyper::body::Incoming;
@@ -41,8 +46,11 @@ pub trait Router: Send + Sync + 'static {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct HttpConfig {
-    /// Connections open at once; keep it below the process's descriptor limit.
+    /// Connections open at once (lowered to fit the process's descriptor limit).
     pub max_connections: usize,
+    /// Connections open at once from one client address; 0 for no cap (behind a proxy,
+    /// where every connection comes from the proxy's address).
+    pub max_connections_per_client: usize,
     /// Time to receive a request's headers.
     pub header_timeout_ms: u64,
     /// Time to receive a request's whole body, from its headers on.
@@ -59,6 +67,7 @@ impl Default for HttpConfig {
     fn default() -> Self {
         HttpConfig {
             max_connections: 4096,
+            max_connections_per_client: 256,
             header_timeout_ms: 10_000,
             body_timeout_ms: 30_000,
             idle_timeout_ms: 60_000,
@@ -79,6 +88,103 @@ impl HttpConfig {
     }
 }
 
+/// Descriptors kept free of connections: logs, the database and broker clients, files.
+const RESERVED_FDS: u64 = 64;
+
+/// `wanted`, lowered to what the process's descriptor limit leaves for connections.
+fn fit_to_fd_limit(wanted: usize) -> usize {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit only writes the struct it is given.
+    let ok = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0;
+    if !ok || limit.rlim_cur == libc::RLIM_INFINITY {
+        return wanted;
+    }
+    let room = limit.rlim_cur.saturating_sub(RESERVED_FDS).max(1) as usize;
+    if room < wanted {
+        tracing::warn!(
+            max_connections = wanted,
+            fd_limit = limit.rlim_cur,
+            using = room,
+            "max_connections lowered to fit the descriptor limit (raise ulimit -n)"
+        );
+    }
+    wanted.min(room)
+}
+
+/// Open connections per client address.
+#[derive(Default)]
+struct PerClient {
+    open: Mutex<HashMap<IpAddr, usize>>,
+}
+
+/// One open connection of a client; counted until dropped.
+struct ClientSlot {
+    clients: Arc<PerClient>,
+    ip: IpAddr,
+}
+
+impl PerClient {
+    fn admit(self: &Arc<Self>, ip: IpAddr, cap: usize) -> Option<ClientSlot> {
+        let mut open = self.open.lock().ok()?;
+        let count = open.entry(ip).or_insert(0);
+        if cap > 0 && *count >= cap {
+            return None;
+        }
+        *count += 1;
+        Some(ClientSlot {
+            clients: self.clone(),
+            ip,
+        })
+    }
+}
+
+impl Drop for ClientSlot {
+    fn drop(&mut self) {
+        if let Ok(mut open) = self.clients.open.lock() {
+            if let Some(count) = open.get_mut(&self.ip) {
+                *count -= 1;
+                if *count == 0 {
+                    open.remove(&self.ip);
+                }
+            }
+        }
+    }
+}
+
+/// The whole answer to a connection past a cap, written without waiting (it fits in the
+/// socket's send buffer) before the connection is closed.
+fn refuse(stream: &TcpStream, status: &str, code: &str, message: &str) {
+    let body = format!(r#"{{"success":false,"error":"{code}","message":"{message}"}}"#);
+    let answer = format!(
+        "HTTP/1.1 {status}\r\ncontent-type: application/json\r\nretry-after: 1\r\n\
+         connection: close\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = stream.try_write(answer.as_bytes());
+}
+
+/// Logs at most once per interval, counting what it did not log.
+struct Throttled {
+    last: Option<Instant>,
+    skipped: u64,
+}
+
+impl Throttled {
+    const EVERY: Duration = Duration::from_secs(10);
+
+    fn ready(&mut self) -> Option<u64> {
+        if self.last.is_some_and(|at| at.elapsed() < Self::EVERY) {
+            self.skipped += 1;
+            return None;
+        }
+        self.last = Some(Instant::now());
+        Some(std::mem::take(&mut self.skipped))
+    }
+}
+
 /// Serves `router` on `listener` until `shutdown`, then drains open connections.
 pub async fn serve<R: Router>(
     listener: TcpListener,
@@ -86,7 +192,20 @@ pub async fn serve<R: Router>(
     config: &HttpConfig,
     mut shutdown: Shutdown,
 ) {
-    let slots = Arc::new(Semaphore::new(config.max_connections.max(1)));
+    let slots = Arc::new(Semaphore::new(fit_to_fd_limit(
+        config.max_connections.max(1),
+    )));
+    let clients = Arc::new(PerClient::default());
+    let (mut accept_errors, mut refusals) = (
+        Throttled {
+            last: None,
+            skipped: 0,
+        },
+        Throttled {
+            last: None,
+            skipped: 0,
+        },
+    );
     // Every connection task holds a sender; `recv` yields `None` once all are gone.
     let (open_tx, mut open_rx) = mpsc::channel::<()>(1);
     let mut builder = http1::Builder::new();
@@ -100,24 +219,43 @@ pub async fn serve<R: Router>(
         idle: Duration::from_millis(config.idle_timeout_ms),
     };
     loop {
-        let permit = tokio::select! {
-            permit = slots.clone().acquire_owned() => match permit {
-                Ok(permit) => permit,
-                Err(_) => break,
-            },
-            _ = shutdown.wait() => break,
-        };
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(conn) => conn,
                 Err(e) => {
                     // Out of descriptors, most likely: back off instead of spinning.
-                    tracing::warn!(error = %e, "accept failed");
+                    if let Some(skipped) = accept_errors.ready() {
+                        tracing::warn!(error = %e, skipped, "accept failed");
+                    }
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 }
             },
             _ = shutdown.wait() => break,
+        };
+        let Ok(permit) = slots.clone().try_acquire_owned() else {
+            refuse(
+                &stream,
+                "503 Service Unavailable",
+                "too_many_connections",
+                "the server is at its connection limit; retry shortly",
+            );
+            if let Some(skipped) = refusals.ready() {
+                tracing::warn!(skipped, "connection refused: at max_connections");
+            }
+            continue;
+        };
+        let Some(client) = clients.admit(peer.ip(), config.max_connections_per_client) else {
+            refuse(
+                &stream,
+                "429 Too Many Requests",
+                "too_many_connections",
+                "too many connections from this address; close some and retry",
+            );
+            if let Some(skipped) = refusals.ready() {
+                tracing::warn!(%peer, skipped, "connection refused: at max_connections_per_client");
+            }
+            continue;
         };
         let _ = stream.set_nodelay(true);
         let connection = Connection {
@@ -126,6 +264,7 @@ pub async fn serve<R: Router>(
             limits,
             shutdown: shutdown.clone(),
             _permit: permit,
+            _client: client,
             _open: open_tx.clone(),
         };
         tokio::spawn(connection.run(stream, peer));
@@ -152,6 +291,7 @@ struct Connection<R> {
     limits: Limits,
     shutdown: Shutdown,
     _permit: OwnedSemaphorePermit,
+    _client: ClientSlot,
     _open: mpsc::Sender<()>,
 }
 
