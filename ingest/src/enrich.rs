@@ -8,14 +8,17 @@ use http::HeaderMap;
 /// Longest user agent kept.
 pub const MAX_USER_AGENT_BYTES: usize = 512;
 
-/// The client address: the socket peer, or the first `X-Forwarded-For` hop when ingest
-/// runs behind a trusted proxy.
+/// The client address: the socket peer, or, when ingest runs behind a trusted proxy, the
+/// last `X-Forwarded-For` hop: the address that proxy saw. Earlier hops are whatever the
+/// client wrote, so they are never believed.
 pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trust_forwarded_for: bool) -> IpAddr {
     if trust_forwarded_for {
         let forwarded = headers
-            .get("x-forwarded-for")
+            .get_all("x-forwarded-for")
+            .iter()
+            .next_back()
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
+            .and_then(|v| v.rsplit(',').next())
             .and_then(|v| v.trim().parse().ok());
         if let Some(ip) = forwarded {
             return ip;
@@ -75,11 +78,19 @@ mod tests {
     }
 
     #[test]
-    fn trusts_forwarded_for_only_when_told() {
+    fn trusts_only_the_hop_the_proxy_added() {
         let mut h = HeaderMap::new();
-        h.insert("x-forwarded-for", "198.51.100.4, 10.0.0.1".parse().unwrap());
+        // The client wrote the first entry; the trusted proxy appended the last.
+        h.insert(
+            "x-forwarded-for",
+            "198.51.100.4, 203.0.113.9".parse().unwrap(),
+        );
         let peer: IpAddr = "127.0.0.1".parse().unwrap();
         assert_eq!(client_ip(peer, &h, false), peer);
-        assert_eq!(client_ip(peer, &h, true).to_string(), "198.51.100.4");
+        assert_eq!(client_ip(peer, &h, true).to_string(), "203.0.113.9");
+        h.append("x-forwarded-for", "192.0.2.1".parse().unwrap());
+        assert_eq!(client_ip(peer, &h, true).to_string(), "192.0.2.1");
+        h.insert("x-forwarded-for", "not an address".parse().unwrap());
+        assert_eq!(client_ip(peer, &h, true), peer);
     }
 }

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use friction_service::http::{Body, RequestBody, Router};
-use http::{Method, Request, Response};
+use http::{header, HeaderValue, Method, Request, Response};
 
 use crate::cors;
 use crate::endpoints;
@@ -18,6 +18,18 @@ pub struct IngestRouter(pub Arc<State>);
 
 impl Router for IngestRouter {
     async fn route(&self, req: Request<RequestBody>, peer: SocketAddr) -> Response<Body> {
+        let mut response = self.dispatch(req, peer).await;
+        // Answers are JSON or the SDK's JavaScript, and must never be sniffed as anything else.
+        response.headers_mut().insert(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        );
+        response
+    }
+}
+
+impl IngestRouter {
+    async fn dispatch(&self, req: Request<RequestBody>, peer: SocketAddr) -> Response<Body> {
         let state = &*self.0;
         let (parts, body) = req.into_parts();
         let origin = cors::origin(&parts.headers).cloned();

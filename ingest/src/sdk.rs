@@ -39,17 +39,11 @@ impl SdkAsset {
         let not_modified = request
             .get(header::IF_NONE_MATCH)
             .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| {
-                v.split(',')
-                    .any(|t| t.trim() == self.etag || t.trim() == "*")
-            });
+            .is_some_and(|v| etag_matches(v, &self.etag));
         let gzip = request
             .get(header::ACCEPT_ENCODING)
             .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| {
-                v.split(',')
-                    .any(|e| e.split(';').next().unwrap_or("").trim() == "gzip")
-            });
+            .is_some_and(accepts_gzip);
         let (status, body) = if not_modified {
             (StatusCode::NOT_MODIFIED, Bytes::new())
         } else if gzip {
@@ -78,5 +72,66 @@ impl SdkAsset {
             }
         }
         response
+    }
+}
+
+/// Whether `If-None-Match` names `etag`, weakly compared (`W/"x"` matches `"x"`, RFC 9110
+/// §13.1.2), or is `*`.
+fn etag_matches(if_none_match: &str, etag: &HeaderValue) -> bool {
+    let ours = etag.to_str().unwrap_or("");
+    if_none_match.split(',').any(|t| {
+        let t = t.trim();
+        t == "*" || t.strip_prefix("W/").unwrap_or(t) == ours
+    })
+}
+
+/// Whether `Accept-Encoding` takes gzip with a weight above zero (`gzip;q=0` refuses it;
+/// `*` stands for it when gzip is not named).
+fn accepts_gzip(accept_encoding: &str) -> bool {
+    let weight = |name: &str| {
+        accept_encoding.split(',').find_map(|item| {
+            let mut parts = item.split(';');
+            let coding = parts.next()?.trim();
+            if !coding.eq_ignore_ascii_case(name) {
+                return None;
+            }
+            let q = parts
+                .filter_map(|p| p.trim().strip_prefix("q="))
+                .find_map(|q| q.trim().parse::<f32>().ok())
+                .unwrap_or(1.0);
+            Some(q)
+        })
+    };
+    weight("gzip")
+        .or_else(|| weight("x-gzip"))
+        .or_else(|| weight("*"))
+        .is_some_and(|q| q > 0.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gzip_only_when_its_weight_is_above_zero() {
+        assert!(accepts_gzip("gzip, deflate, br"));
+        assert!(accepts_gzip("br;q=1.0, gzip;q=0.8"));
+        assert!(accepts_gzip("*"));
+        assert!(!accepts_gzip("gzip;q=0"));
+        assert!(!accepts_gzip("gzip; q=0.000, br"));
+        assert!(!accepts_gzip("*;q=0"));
+        assert!(!accepts_gzip("identity"));
+        assert!(!accepts_gzip("br, *;q=0"));
+    }
+
+    #[test]
+    fn weak_and_listed_etags_match() {
+        let etag = HeaderValue::from_static("\"abc\"");
+        assert!(etag_matches("\"abc\"", &etag));
+        assert!(etag_matches("W/\"abc\"", &etag));
+        assert!(etag_matches("\"x\", W/\"abc\"", &etag));
+        assert!(etag_matches("*", &etag));
+        assert!(!etag_matches("\"abcd\"", &etag));
+        assert!(!etag_matches("W/\"x\"", &etag));
     }
 }

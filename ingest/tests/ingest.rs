@@ -555,6 +555,56 @@ async fn a_flood_of_random_keys_starves_neither_known_nor_new_keys() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_values_are_refused_and_never_echoed() {
+    let h = Harness::start(|_| {}).await;
+    let marker = "text/x-marker-4711";
+    let a = h
+        .post(&[("x-api-key", &h.key), ("content-type", marker)], "{}")
+        .await;
+    assert_eq!(a.status, 415);
+    assert!(!String::from_utf8_lossy(&a.body).contains("marker"));
+    let a = h
+        .post(
+            &[("x-api-key", &h.key), ("content-encoding", "x-marker-4711")],
+            "{}",
+        )
+        .await;
+    assert_eq!(a.status, 415);
+    assert!(!String::from_utf8_lossy(&a.body).contains("marker"));
+
+    // A lone surrogate is refused, not stored as some other character.
+    let lone = r#"{"events":[{"event_id":"5f0c6a52-3a0e-4c3e-9d55-0d3d1b8a7f01","type":"click","session_id":"s","timestamp":TS,"url":"https://shop.example.com/","selector":"\ud800"}]}"#
+        .replace("TS", &now_ms().to_string());
+    assert_refused(h.send(lone).await, 400, "invalid_batch").await;
+
+    // Absurd client clocks and URLs with userinfo are refused per event.
+    let events = vec![
+        event("click", json!({ "timestamp": 0 })),
+        event("click", json!({ "timestamp": i64::MAX })),
+        event(
+            "click",
+            json!({ "url": "https://shop.example.com@evil.example:8443/" }),
+        ),
+        event("click", json!({})),
+    ];
+    let a = h.send(batch(events)).await;
+    assert_eq!(a.status, 200, "{:?}", a.body);
+    let body = a.json();
+    assert_eq!(body["processed"], 1);
+    let codes: Vec<&str> = body["rejected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["error"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        codes,
+        ["value_out_of_range", "value_out_of_range", "invalid_field"]
+    );
+    assert_eq!(h.messages(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cors_preflight_and_headers() {
     let h = Harness::start(|_| {}).await;
     let pre = kit::request(

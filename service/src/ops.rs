@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use ::http::{header, Request, Response, StatusCode};
+use ::http::{header, Method, Request, Response, StatusCode};
 use bytes::Bytes;
 use http_body_util::Full;
 use prometheus::{Encoder, Registry, TextEncoder};
@@ -129,7 +129,14 @@ impl OpsRouter {
 
 impl Router for OpsRouter {
     async fn route(&self, req: Request<RequestBody>, _peer: SocketAddr) -> Response<Body> {
-        respond(req.uri().path(), &self.readiness, &self.registry)
+        let answer = match *req.method() {
+            // HEAD is GET without the body (hyper leaves it out): load balancers probe so.
+            Method::GET | Method::HEAD => {
+                respond(req.uri().path(), &self.readiness, &self.registry)
+            }
+            _ => None,
+        };
+        answer
             .unwrap_or_else(|| http::json(StatusCode::NOT_FOUND, &b"{\"error\":\"not_found\"}"[..]))
     }
 }

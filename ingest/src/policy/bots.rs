@@ -30,6 +30,9 @@ const BOT_TOKENS: &[&str] = &[
     "dotbot",
     "uptimerobot",
     "pingdom",
+    "lighthouse",
+    "python-requests",
+    "go-http-client",
     "crawler",
     "spider",
     "bot/",
@@ -65,6 +68,11 @@ mod tests {
             bots.is_bot("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)")
         );
         assert!(bots.is_bot("Mozilla/5.0 (compatible; AhrefsBot/7.0)"));
+        assert!(bots.is_bot("python-requests/2.32.3"));
+        assert!(bots.is_bot("Go-http-client/1.1"));
+        assert!(bots.is_bot(
+            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36 Chrome-Lighthouse"
+        ));
         assert!(!bots.is_bot("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/156.0 Safari/537.36"));
         assert!(!bots.is_bot("Mozilla/5.0 (Linux; Android 12; Cubot X30) Mobile Safari/537.36"));
     }
