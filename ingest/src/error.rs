@@ -157,7 +157,7 @@ impl ApiError {
 impl From<BodyError> for ApiError {
     fn from(e: BodyError) -> Self {
         match e {
-            BodyError::TimedOut(_) => ApiError::BodyTimeout(e.to_string()),
+            BodyError::TimedOut(_) | BodyError::Stalled(_) => ApiError::BodyTimeout(e.to_string()),
             BodyError::Read(_) => ApiError::InvalidBatch(e.to_string()),
         }
     }

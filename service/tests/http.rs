@@ -38,6 +38,7 @@ fn limits() -> HttpConfig {
         max_connections_per_client: 0,
         header_timeout_ms: 300,
         body_timeout_ms: 300,
+        body_gap_timeout_ms: 300,
         idle_timeout_ms: 400,
         drain_timeout_ms: 5_000,
     }
@@ -82,6 +83,39 @@ async fn a_body_that_stops_halfway_times_out() {
     let (answer, _) = read_all(&mut stream, Duration::from_secs(3)).await;
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert!(answer.contains("did not arrive within 0.3 s"), "{answer}");
+}
+
+#[tokio::test]
+async fn a_body_that_stalls_is_cut_before_its_total_deadline() {
+    let (addr, _stop, _task) = start(HttpConfig {
+        body_timeout_ms: 20_000,
+        body_gap_timeout_ms: 300,
+        ..limits()
+    })
+    .await;
+    // Steady drips within the gap keep the body going…
+    let mut steady = TcpStream::connect(addr).await.unwrap();
+    steady
+        .write_all(b"POST / HTTP/1.1\r\nhost: x\r\ncontent-length: 4\r\n\r\n")
+        .await
+        .unwrap();
+    for byte in [b"a", b"b", b"c", b"d"] {
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        steady.write_all(byte).await.unwrap();
+    }
+    let (answer, _) = read_all(&mut steady, Duration::from_millis(500)).await;
+    assert!(answer.contains("{\"bytes\":4}"), "{answer}");
+    // …a pause longer than the gap ends it, long before the total deadline.
+    let started = Instant::now();
+    let mut stalled = TcpStream::connect(addr).await.unwrap();
+    stalled
+        .write_all(b"POST / HTTP/1.1\r\nhost: x\r\ncontent-length: 10\r\n\r\n12")
+        .await
+        .unwrap();
+    let (answer, _) = read_all(&mut stalled, Duration::from_secs(3)).await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("stalled"), "{answer}");
+    assert!(started.elapsed() < Duration::from_secs(2));
 }
 
 #[tokio::test]

@@ -119,7 +119,9 @@ pub(crate) async fn read_bytes(max: usize, mut body: RequestBody) -> Result<Vec<
     let mut bytes = Vec::new();
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| match e {
-            BodyError::TimedOut(_) => AdminError::BodyTimeout(e.to_string()),
+            BodyError::TimedOut(_) | BodyError::Stalled(_) => {
+                AdminError::BodyTimeout(e.to_string())
+            }
             BodyError::Read(_) => AdminError::InvalidJson(e.to_string()),
         })?;
         if let Ok(mut data) = frame.into_data() {

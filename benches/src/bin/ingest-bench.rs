@@ -72,6 +72,10 @@ async fn main() {
         Command::new(sibling_binary("friction-ingest"))
             .env("FRICTION_LISTEN", &ingest_addr)
             .env(
+                "FRICTION_OPS_LISTEN",
+                format!("127.0.0.1:{}", friction_testkit::free_port()),
+            )
+            .env(
                 "FRICTION_KAFKA_BROKERS",
                 stack.get("KAFKA_BROKERS").unwrap(),
             )

@@ -1,5 +1,6 @@
-//! The request body routers get: hyper's body with a deadline, so a client that sends
-//! its body slowly, or stops halfway, cannot hold a connection and its buffer forever.
+//! The request body routers get: hyper's body with a deadline for the whole body and a
+//! limit on the gap between two pieces of it, so a client that sends its body slowly, or
+//! stops halfway, cannot hold a connection and its buffer for long.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -16,27 +17,36 @@ pub enum BodyError {
     /// The whole body did not arrive in time.
     #[error("the request body did not arrive within {} s", .0.as_secs_f64())]
     TimedOut(Duration),
+    /// Nothing of the body arrived for too long.
+    #[error("the request body stalled: nothing arrived for {} s", .0.as_secs_f64())]
+    Stalled(Duration),
     /// The connection failed or the framing was invalid.
     #[error("could not read the request body: {0}")]
     Read(#[from] hyper::Error),
 }
 
-/// A request body that fails with [`BodyError::TimedOut`] once its deadline passes.
+/// A request body that fails with [`BodyError::TimedOut`] once its deadline passes, and
+/// with [`BodyError::Stalled`] when no piece of it arrives for `gap`.
 pub struct RequestBody {
     inner: Incoming,
     timeout: Duration,
     deadline: Instant,
+    gap: Duration,
+    gap_deadline: Instant,
     /// Armed at the first poll, so requests without a body never allocate a timer.
     sleep: Option<Pin<Box<Sleep>>>,
 }
 
 impl RequestBody {
-    /// `inner`, due within `timeout` from now.
-    pub fn new(inner: Incoming, timeout: Duration) -> Self {
+    /// `inner`, due within `timeout` from now, with pieces at most `gap` apart.
+    pub fn new(inner: Incoming, timeout: Duration, gap: Duration) -> Self {
+        let now = Instant::now();
         RequestBody {
             inner,
             timeout,
-            deadline: Instant::now() + timeout,
+            deadline: now + timeout,
+            gap,
+            gap_deadline: now + gap,
             sleep: None,
         }
     }
@@ -47,9 +57,6 @@ impl RequestBody {
     pub fn set_timeout(&mut self, timeout: Duration) {
         self.timeout = timeout;
         self.deadline = Instant::now() + timeout;
-        if let Some(sleep) = &mut self.sleep {
-            sleep.as_mut().reset(self.deadline);
-        }
     }
 }
 
@@ -63,14 +70,21 @@ impl Body for RequestBody {
     ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
         let this = self.get_mut();
         if let Poll::Ready(frame) = Pin::new(&mut this.inner).poll_frame(cx) {
+            this.gap_deadline = Instant::now() + this.gap;
             return Poll::Ready(frame.map(|f| f.map_err(BodyError::Read)));
         }
-        let deadline = this.deadline;
+        let due = this.deadline.min(this.gap_deadline);
         let sleep = this
             .sleep
-            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(due)));
+        if sleep.deadline() != due {
+            sleep.as_mut().reset(due);
+        }
         match sleep.as_mut().poll(cx) {
-            Poll::Ready(()) => Poll::Ready(Some(Err(BodyError::TimedOut(this.timeout)))),
+            Poll::Ready(()) if due == this.deadline => {
+                Poll::Ready(Some(Err(BodyError::TimedOut(this.timeout))))
+            }
+            Poll::Ready(()) => Poll::Ready(Some(Err(BodyError::Stalled(this.gap)))),
             Poll::Pending => Poll::Pending,
         }
     }

@@ -55,6 +55,8 @@ pub struct HttpConfig {
     pub header_timeout_ms: u64,
     /// Time to receive a request's whole body, from its headers on.
     pub body_timeout_ms: u64,
+    /// Longest gap between two pieces of a body.
+    pub body_gap_timeout_ms: u64,
     /// A connection that neither sends nor takes a byte for this long, while no request
     /// of it is being handled, is closed: idle keep-alive connections, and clients that
     /// stopped reading their answers.
@@ -70,6 +72,7 @@ impl Default for HttpConfig {
             max_connections_per_client: 256,
             header_timeout_ms: 10_000,
             body_timeout_ms: 30_000,
+            body_gap_timeout_ms: 15_000,
             idle_timeout_ms: 60_000,
             drain_timeout_ms: 15_000,
         }
@@ -83,6 +86,7 @@ impl HttpConfig {
         positive("http.max_connections", self.max_connections as u64)?;
         positive("http.header_timeout_ms", self.header_timeout_ms)?;
         positive("http.body_timeout_ms", self.body_timeout_ms)?;
+        positive("http.body_gap_timeout_ms", self.body_gap_timeout_ms)?;
         positive("http.idle_timeout_ms", self.idle_timeout_ms)?;
         positive("http.drain_timeout_ms", self.drain_timeout_ms)
     }
@@ -216,6 +220,7 @@ pub async fn serve<R: Router>(
     let builder = Arc::new(builder);
     let limits = Limits {
         body: Duration::from_millis(config.body_timeout_ms),
+        body_gap: Duration::from_millis(config.body_gap_timeout_ms),
         idle: Duration::from_millis(config.idle_timeout_ms),
     };
     loop {
@@ -282,6 +287,7 @@ pub async fn serve<R: Router>(
 #[derive(Debug, Clone, Copy)]
 struct Limits {
     body: Duration,
+    body_gap: Duration,
     idle: Duration,
 }
 
@@ -302,14 +308,14 @@ impl<R: Router> Connection<R> {
             inner: stream,
             activity: activity.clone(),
         });
-        let (router, body_timeout) = (self.router.clone(), self.limits.body);
+        let (router, limits) = (self.router.clone(), self.limits);
         let requests = activity.clone();
         let service = service_fn(move |req: Request<Incoming>| {
             let router = router.clone();
             let busy = Busy::start(requests.clone());
             async move {
                 let _busy = busy;
-                let req = req.map(|body| RequestBody::new(body, body_timeout));
+                let req = req.map(|body| RequestBody::new(body, limits.body, limits.body_gap));
                 Ok::<_, Infallible>(router.route(req, peer).await)
             }
         });

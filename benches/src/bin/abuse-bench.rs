@@ -1,0 +1,496 @@
+//! Ingest under abuse: a real ingest process with a low descriptor limit (`ulimit -n`),
+//! attacked over loopback by one kind of abuse at a time while a well-behaved client
+//! sends a valid batch every 20 ms from another address. For each attack it prints what
+//! the attacker got before it was refused, the peak RSS, the log lines written, and the
+//! well-behaved client's p99 against its own p99 before the attacks (target: within 3x,
+//! no failures). Needs the local stack (./dev/up) and release builds.
+
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use friction_benches::{load, rss_bytes, secs, sibling_binary, twenty_event_body, wait_for};
+use http_body_util::Full;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpSocket, TcpStream};
+
+/// Descriptors the ingest process may open.
+const FD_LIMIT: u32 = 512;
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// What one attack got and cost.
+#[derive(Default)]
+struct Tally {
+    /// Connections opened or requests sent.
+    attempts: AtomicU64,
+    /// Attempts answered with a refusal (429/503/413/401) or closed by the server.
+    refused: AtomicU64,
+    /// The attempt number of the first refusal (0: none).
+    first_refusal: AtomicU64,
+}
+
+impl Tally {
+    fn attempt(&self) -> u64 {
+        self.attempts.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    fn refusal(&self, attempt: u64) {
+        self.refused.fetch_add(1, Ordering::Relaxed);
+        let _ =
+            self.first_refusal
+                .compare_exchange(0, attempt, Ordering::Relaxed, Ordering::Relaxed);
+    }
+}
+
+/// A connection from `source` (any 127.x address is this machine).
+async fn connect_from(source: [u8; 4], addr: SocketAddr) -> std::io::Result<TcpStream> {
+    let socket = TcpSocket::new_v4()?;
+    socket.bind((source, 0).into())?;
+    socket.connect(addr).await
+}
+
+/// Whether the server closed or refused the connection within `wait`.
+async fn refused_within(stream: &mut TcpStream, wait: Duration) -> bool {
+    let mut buf = [0u8; 64];
+    match tokio::time::timeout(wait, stream.read(&mut buf)).await {
+        Ok(Ok(0)) | Ok(Err(_)) => true,
+        Ok(Ok(n)) => {
+            let head = String::from_utf8_lossy(&buf[..n]);
+            ["429", "503", "408", "413", "401"]
+                .iter()
+                .any(|s| head.starts_with(&format!("HTTP/1.1 {s}")))
+        }
+        Err(_) => false,
+    }
+}
+
+/// Keeps opening connections that each `hold` does something slow, as fast as `every`.
+async fn connection_attack<F, Fut>(
+    addr: SocketAddr,
+    until: Instant,
+    every: Duration,
+    tally: Arc<Tally>,
+    hold: F,
+) where
+    F: Fn(TcpStream, u64, Arc<Tally>) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    while Instant::now() < until {
+        let attempt = tally.attempt();
+        match connect_from([127, 0, 0, 2], addr).await {
+            Ok(stream) => {
+                tokio::spawn(hold(stream, attempt, tally.clone()));
+            }
+            Err(_) => tally.refusal(attempt),
+        }
+        tokio::time::sleep(every).await;
+    }
+}
+
+/// Writes `first`, then `drip` every `gap` until the server refuses or closes.
+async fn drip(
+    mut stream: TcpStream,
+    attempt: u64,
+    tally: Arc<Tally>,
+    first: Vec<u8>,
+    drip: &'static [u8],
+    gap: Duration,
+) {
+    if stream.write_all(&first).await.is_err() {
+        tally.refusal(attempt);
+        return;
+    }
+    loop {
+        if refused_within(&mut stream, gap).await || stream.write_all(drip).await.is_err() {
+            tally.refusal(attempt);
+            return;
+        }
+    }
+}
+
+fn gzip_amplifier() -> Bytes {
+    use std::io::Write;
+    // ~4.9 MB of JSON that compresses ~80x: runs of one letter, of random lengths.
+    let mut pad = String::with_capacity(5 << 20);
+    let mut x: u32 = 7;
+    while pad.len() < 4_900_000 {
+        x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+        let letter = (b'a' + (x >> 16) as u8 % 26) as char;
+        let run = 40 + (x >> 8) as usize % 120;
+        pad.extend(std::iter::repeat_n(letter, run));
+    }
+    let json = format!(r#"{{"events":[{{"type":"click","pad":"{pad}"}}]}}"#);
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    enc.write_all(json.as_bytes()).unwrap();
+    enc.finish().unwrap().into()
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let each = secs("BENCH_SECS", 8);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let body = Bytes::from(twenty_event_body(now));
+
+    let stack = friction_testkit::stack();
+    let ch = friction_testkit::fresh_database().await;
+    let topic = friction_testkit::fresh_topic(3).await;
+    let new_key = |name: &str| friction_store::keys::NewKey {
+        name: name.into(),
+        owner_id: "abuse-bench".into(),
+        allowed_domains: vec![],
+        rate_limit_per_minute: 1_000_000,
+    };
+    let (key, _) = friction_store::keys::create(&ch.client(), new_key("good"))
+        .await
+        .unwrap();
+
+    let addr: SocketAddr = format!("127.0.0.1:{}", friction_testkit::free_port())
+        .parse()
+        .unwrap();
+    let ops = format!("127.0.0.1:{}", friction_testkit::free_port());
+    let log_path = std::env::temp_dir().join(format!("abuse-bench-{}.log", std::process::id()));
+    let log = std::fs::File::create(&log_path).unwrap();
+    let ingest = Server(
+        Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "ulimit -n {FD_LIMIT} && exec {}",
+                sibling_binary("friction-ingest").display()
+            ))
+            .env("FRICTION_LISTEN", addr.to_string())
+            .env("FRICTION_OPS_LISTEN", &ops)
+            .env(
+                "FRICTION_KAFKA_BROKERS",
+                stack.get("KAFKA_BROKERS").unwrap(),
+            )
+            .env("FRICTION_CLICKHOUSE_URL", &ch.clickhouse_url)
+            .env("FRICTION_CLICKHOUSE_DATABASE", &ch.clickhouse_database)
+            .env("FRICTION_RAW_TOPIC", &topic)
+            .env("FRICTION_HTTP__HEADER_TIMEOUT_MS", "2000")
+            .env("FRICTION_HTTP__BODY_TIMEOUT_MS", "3000")
+            .env("FRICTION_HTTP__IDLE_TIMEOUT_MS", "3000")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    );
+    wait_for(&addr.to_string()).await;
+    let pid = ingest.0.id();
+    let url = format!("http://{addr}/v1/events");
+    let good = {
+        let (url, key, body) = (url.clone(), key.clone(), body.clone());
+        Arc::new(move || {
+            http::Request::post(&url)
+                .header("content-type", "application/json")
+                .header("x-api-key", &key)
+                .body(Full::new(body.clone()))
+                .unwrap()
+        }) as friction_benches::MakeRequest
+    };
+    // Warm up, then the well-behaved client's own p99.
+    load(good.clone(), 1, Duration::from_secs(2), Some(50.0)).await;
+    let baseline = load(good.clone(), 1, Duration::from_secs(5), Some(50.0)).await;
+    let base_p99 = baseline.percentile(99.0);
+    println!(
+        "# ingest under abuse: ulimit -n {FD_LIMIT}, header/body/idle timeouts 2/3/3 s, \
+         {} s per attack, attacker from 127.0.0.2 (key flood from 64 addresses)",
+        each.as_secs()
+    );
+    println!(
+        "well-behaved client alone: p99 {base_p99:?} over {} batches ({} failed), RSS {} MB",
+        baseline.ok,
+        baseline.failed,
+        rss_bytes(pid) >> 20
+    );
+    println!(
+        "{:<22} {:>9} {:>9} {:>13} {:>9} {:>6} {:>12} {:>7}",
+        "attack", "attempts", "refused", "first refusal", "peak RSS", "logs", "good p99", "failed"
+    );
+
+    let gzip = gzip_amplifier();
+    let attacks = [
+        "slowloris headers",
+        "slowloris body",
+        "never-read pipelining",
+        "idle keep-alive flood",
+        "gzip amplifier",
+        "random-key flood",
+    ];
+    let mut all_met = true;
+    for name in attacks {
+        let tally = Arc::new(Tally::default());
+        let until = Instant::now() + each;
+        let logs_before = std::fs::read_to_string(&log_path)
+            .unwrap_or_default()
+            .lines()
+            .count();
+        let peak = Arc::new(AtomicU64::new(0));
+        let sampling = Arc::new(AtomicBool::new(true));
+        let sampler = {
+            let (peak, sampling) = (peak.clone(), sampling.clone());
+            tokio::spawn(async move {
+                while sampling.load(Ordering::Relaxed) {
+                    peak.fetch_max(rss_bytes(pid), Ordering::Relaxed);
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            })
+        };
+        let t = tally.clone();
+        let attack = match name {
+            "slowloris headers" => tokio::spawn(connection_attack(
+                addr,
+                until,
+                Duration::from_millis(2),
+                t,
+                |s, n, t| {
+                    drip(
+                        s,
+                        n,
+                        t,
+                        b"POST /v1/events HTTP/1.1\r\nhost: x\r\n".to_vec(),
+                        b"x-a: b\r\n",
+                        Duration::from_millis(500),
+                    )
+                },
+            )),
+            "slowloris body" => {
+                let head = format!(
+                    "POST /v1/events HTTP/1.1\r\nhost: x\r\nx-api-key: {key}\r\n\
+                     content-type: application/json\r\ncontent-length: 1000000\r\n\r\n{{"
+                )
+                .into_bytes();
+                tokio::spawn(connection_attack(
+                    addr,
+                    until,
+                    Duration::from_millis(2),
+                    t,
+                    move |s, n, t| drip(s, n, t, head.clone(), b" ", Duration::from_millis(500)),
+                ))
+            }
+            "never-read pipelining" => {
+                let requests = b"GET /friction-tracker.js HTTP/1.1\r\nhost: x\r\n\r\n".repeat(200);
+                tokio::spawn(connection_attack(
+                    addr,
+                    until,
+                    Duration::from_millis(2),
+                    t,
+                    move |mut s, n, t| {
+                        let requests = requests.clone();
+                        async move {
+                            let _ = s.write_all(&requests).await;
+                            // Never read while the attack runs; afterwards, drain what
+                            // arrived to see whether the server gave up on us.
+                            tokio::time::sleep_until((until + Duration::from_secs(4)).into()).await;
+                            let mut buf = vec![0u8; 64 * 1024];
+                            loop {
+                                match tokio::time::timeout(Duration::from_secs(1), s.read(&mut buf))
+                                    .await
+                                {
+                                    Ok(Ok(0)) | Ok(Err(_)) => {
+                                        t.refusal(n);
+                                        return;
+                                    }
+                                    Ok(Ok(_)) => {}
+                                    Err(_) => return,
+                                }
+                            }
+                        }
+                    },
+                ))
+            }
+            "idle keep-alive flood" => tokio::spawn(connection_attack(
+                addr,
+                until,
+                Duration::from_millis(2),
+                t,
+                |mut s, n, t| async move {
+                    let _ = s
+                        .write_all(b"GET /friction-tracker.js HTTP/1.1\r\nhost: x\r\n\r\n")
+                        .await;
+                    let mut buf = vec![0u8; 64 * 1024];
+                    let _ = s.read(&mut buf).await;
+                    // Idle from now on; wait for the server to close.
+                    loop {
+                        match tokio::time::timeout(Duration::from_secs(10), s.read(&mut buf)).await
+                        {
+                            Ok(Ok(0)) | Ok(Err(_)) => {
+                                t.refusal(n);
+                                return;
+                            }
+                            Ok(Ok(_)) => {}
+                            Err(_) => return,
+                        }
+                    }
+                },
+            )),
+            "gzip amplifier" => {
+                let (gzip, key) = (gzip.clone(), key.clone());
+                tokio::spawn(async move {
+                    let mut streams = Vec::new();
+                    for _ in 0..4 {
+                        let (gzip, key, t) = (gzip.clone(), key.clone(), t.clone());
+                        streams.push(tokio::spawn(async move {
+                            while Instant::now() < until {
+                                let n = t.attempt();
+                                let Ok(mut s) = connect_from([127, 0, 0, 2], addr).await else {
+                                    t.refusal(n);
+                                    continue;
+                                };
+                                let head = format!(
+                                    "POST /v1/events HTTP/1.1\r\nhost: x\r\nx-api-key: {key}\r\n\
+                                     content-encoding: gzip\r\ncontent-length: {}\r\n\
+                                     connection: close\r\n\r\n",
+                                    gzip.len()
+                                );
+                                let _ = s.write_all(head.as_bytes()).await;
+                                let _ = s.write_all(&gzip).await;
+                                if refused_within(&mut s, Duration::from_secs(10)).await {
+                                    t.refusal(n);
+                                }
+                            }
+                        }));
+                    }
+                    for s in streams {
+                        let _ = s.await;
+                    }
+                })
+            }
+            _ => {
+                let ch_client = ch.client();
+                let good_key = new_key("made during the flood");
+                let url = url.clone();
+                tokio::spawn(async move {
+                    let mut flood = Vec::new();
+                    for i in 0..64u8 {
+                        let t = t.clone();
+                        flood.push(tokio::spawn(async move {
+                            while Instant::now() < until {
+                                let n = t.attempt();
+                                let key = format!("fk_{}", uuid::Uuid::new_v4().simple());
+                                let Ok(mut s) = connect_from([127, 0, 1, i + 1], addr).await else {
+                                    t.refusal(n);
+                                    continue;
+                                };
+                                let req = format!(
+                                    "POST /v1/events HTTP/1.1\r\nhost: x\r\nx-api-key: {key}\r\n\
+                                     content-length: 2\r\nconnection: close\r\n\r\n{{}}"
+                                );
+                                let _ = s.write_all(req.as_bytes()).await;
+                                if refused_within(&mut s, Duration::from_secs(5)).await {
+                                    t.refusal(n);
+                                }
+                            }
+                        }));
+                    }
+                    // A key made while the flood runs must get through within a refresh
+                    // of ingest's key index.
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    let (fresh, _) = friction_store::keys::create(&ch_client, good_key)
+                        .await
+                        .unwrap();
+                    let made = Instant::now();
+                    let client = reqwest_like(&url, &fresh);
+                    let mut through = None;
+                    while Instant::now() < until + Duration::from_secs(5) {
+                        if client().await == 200 {
+                            through = Some(made.elapsed());
+                            break;
+                        }
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                    println!("  (a key made during the flood was accepted after {through:?})");
+                    for f in flood {
+                        let _ = f.await;
+                    }
+                })
+            }
+        };
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let during = load(
+            good.clone(),
+            1,
+            each.saturating_sub(Duration::from_millis(1000)),
+            Some(50.0),
+        )
+        .await;
+        let _ = attack.await;
+        // What the attack left open is closed by the server's timeouts (3 s) before the
+        // tally is read and the next attack starts.
+        tokio::time::sleep(Duration::from_secs(6)).await;
+        sampling.store(false, Ordering::Relaxed);
+        let _ = sampler.await;
+        let logs = std::fs::read_to_string(&log_path)
+            .unwrap_or_default()
+            .lines()
+            .count()
+            - logs_before;
+        let p99 = during.percentile(99.0);
+        let met = during.failed == 0 && p99 <= base_p99 * 3;
+        all_met &= met;
+        let first = match tally.first_refusal.load(Ordering::Relaxed) {
+            0 => "none".to_owned(),
+            n => format!("#{n}"),
+        };
+        println!(
+            "{:<22} {:>9} {:>9} {:>13} {:>7} MB {:>6} {:>12} {:>7}{}",
+            name,
+            tally.attempts.load(Ordering::Relaxed),
+            tally.refused.load(Ordering::Relaxed),
+            first,
+            peak.load(Ordering::Relaxed) >> 20,
+            logs,
+            format!("{p99:?}"),
+            during.failed,
+            if met {
+                ""
+            } else {
+                "  <- over 3x p99 or failed"
+            }
+        );
+    }
+    println!(
+        "well-behaved client within 3x its p99 ({base_p99:?}) with no failure under every attack: {}",
+        if all_met { "yes" } else { "NO" }
+    );
+    let _ = std::fs::remove_file(&log_path);
+}
+
+/// Sends one valid batch with `key` on a fresh connection; the status.
+fn reqwest_like(
+    url: &str,
+    key: &str,
+) -> impl Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = u16> + Send>> {
+    let (url, key) = (url.to_owned(), key.to_owned());
+    move || {
+        let (url, key) = (url.clone(), key.clone());
+        Box::pin(async move {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_millis() as i64;
+            let answer = friction_testkit::request(
+                "POST",
+                &url,
+                &[("x-api-key", &key), ("content-type", "application/json")],
+                twenty_event_body(now),
+            )
+            .await;
+            answer.status
+        })
+    }
+}
