@@ -104,21 +104,16 @@ where
     Ok(out)
 }
 
-/// Decodes the body off the async workers: gzip runs on the blocking pool, at most
-/// `slots` at once, so an expensive body cannot stall other requests.
+/// Decodes the body off the async workers: gzip runs on the blocking pool, so an
+/// expensive body cannot stall other requests (callers bound how many run at once).
 pub async fn decode_off_thread(
     raw: Vec<u8>,
     encoding: Encoding,
     limits: BodyLimits,
-    slots: &tokio::sync::Semaphore,
 ) -> Result<Vec<u8>, ApiError> {
     if encoding == Encoding::Identity {
         return Ok(raw);
     }
-    let _slot = slots
-        .acquire()
-        .await
-        .map_err(|_| ApiError::Unavailable("ingest is shutting down"))?;
     tokio::task::spawn_blocking(move || decode(raw, encoding, &limits))
         .await
         .map_err(|_| ApiError::Unavailable("decompression failed"))?

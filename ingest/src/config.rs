@@ -49,8 +49,8 @@ pub struct IngestConfig {
     pub max_decompressed_bytes: usize,
     /// Largest decompressed/compressed ratio accepted (a higher one is a bomb).
     pub max_compression_ratio: usize,
-    /// Compressed bodies decoded at once, on the blocking pool (more wait their turn; each
-    /// holds at most `max_decompressed_bytes`).
+    /// Compressed or large (over 256 KiB) bodies decoded and parsed at once, off the
+    /// async workers (more wait their turn; each holds at most `max_decompressed_bytes`).
     pub max_concurrent_decodes: usize,
     /// Per-event validation limits.
     pub limits: Limits,
@@ -102,7 +102,9 @@ impl Default for IngestConfig {
             max_body_bytes: 1 << 20,
             max_decompressed_bytes: 5 << 20,
             max_compression_ratio: 100,
-            max_concurrent_decodes: 2,
+            // Leave a core to everything else.
+            max_concurrent_decodes: std::thread::available_parallelism()
+                .map_or(1, |n| n.get().saturating_sub(1).max(1)),
             limits: Limits::default(),
             key_cache_ttl_ms: 30_000,
             key_negative_ttl_ms: 10_000,

@@ -81,8 +81,8 @@ pub struct State {
     pub objects: ObjectStore,
     /// Uploads that may run at once.
     pub upload_slots: tokio::sync::Semaphore,
-    /// Compressed bodies that may be decoded at once (on the blocking pool).
-    pub decode_slots: tokio::sync::Semaphore,
+    /// Compressed or large bodies that may be decoded and parsed at once.
+    pub heavy_slots: tokio::sync::Semaphore,
     /// Time, for rate limits and receive timestamps.
     pub clock: Clock,
 }
@@ -154,7 +154,7 @@ impl State {
             clickhouse,
             objects: ObjectStore::new(&config.s3)?,
             upload_slots: tokio::sync::Semaphore::new(config.uploads.max_concurrent),
-            decode_slots: tokio::sync::Semaphore::new(config.max_concurrent_decodes),
+            heavy_slots: tokio::sync::Semaphore::new(config.max_concurrent_decodes),
             clock,
         })
     }

@@ -30,14 +30,35 @@ impl Drop for Server {
 }
 
 /// What one attack got and cost.
-#[derive(Default)]
 struct Tally {
     /// Connections opened or requests sent.
     attempts: AtomicU64,
-    /// Attempts answered with a refusal (429/503/413/401) or closed by the server.
-    refused: AtomicU64,
-    /// The attempt number of the first refusal (0: none).
-    first_refusal: AtomicU64,
+    /// Attempts the server refused for what they were (400, 401, 408, 413) or closed by
+    /// one of its timeouts.
+    rejected: AtomicU64,
+    /// Attempts throttled: a cap or limit refused them at once (429, 503).
+    throttled: AtomicU64,
+    /// The lowest attempt number that was throttled (`u64::MAX`: none).
+    first_throttled: AtomicU64,
+}
+
+impl Default for Tally {
+    fn default() -> Self {
+        Tally {
+            attempts: AtomicU64::new(0),
+            rejected: AtomicU64::new(0),
+            throttled: AtomicU64::new(0),
+            first_throttled: AtomicU64::new(u64::MAX),
+        }
+    }
+}
+
+/// How the server answered an attempt.
+#[derive(PartialEq)]
+enum Answer {
+    Throttled,
+    Rejected,
+    Other,
 }
 
 impl Tally {
@@ -45,11 +66,29 @@ impl Tally {
         self.attempts.fetch_add(1, Ordering::Relaxed) + 1
     }
 
-    fn refusal(&self, attempt: u64) {
-        self.refused.fetch_add(1, Ordering::Relaxed);
-        let _ =
-            self.first_refusal
-                .compare_exchange(0, attempt, Ordering::Relaxed, Ordering::Relaxed);
+    fn record(&self, attempt: u64, answer: Answer) {
+        match answer {
+            Answer::Throttled => {
+                self.throttled.fetch_add(1, Ordering::Relaxed);
+                self.first_throttled.fetch_min(attempt, Ordering::Relaxed);
+            }
+            Answer::Rejected => {
+                self.rejected.fetch_add(1, Ordering::Relaxed);
+            }
+            Answer::Other => {}
+        }
+    }
+}
+
+/// Classifies the first bytes of an answer (empty: the server closed the connection).
+fn classify(head: &[u8]) -> Answer {
+    if head.is_empty() {
+        return Answer::Rejected;
+    }
+    match head.get(9..12).unwrap_or(b"") {
+        b"429" | b"503" => Answer::Throttled,
+        b"400" | b"401" | b"408" | b"413" => Answer::Rejected,
+        _ => Answer::Other,
     }
 }
 
@@ -60,18 +99,14 @@ async fn connect_from(source: [u8; 4], addr: SocketAddr) -> std::io::Result<TcpS
     socket.connect(addr).await
 }
 
-/// Whether the server closed or refused the connection within `wait`.
-async fn refused_within(stream: &mut TcpStream, wait: Duration) -> bool {
+/// The server's answer within `wait` (`Rejected` when it closed the connection); `None`
+/// while it says nothing.
+async fn answer_within(stream: &mut TcpStream, wait: Duration) -> Option<Answer> {
     let mut buf = [0u8; 64];
     match tokio::time::timeout(wait, stream.read(&mut buf)).await {
-        Ok(Ok(0)) | Ok(Err(_)) => true,
-        Ok(Ok(n)) => {
-            let head = String::from_utf8_lossy(&buf[..n]);
-            ["429", "503", "408", "413", "401"]
-                .iter()
-                .any(|s| head.starts_with(&format!("HTTP/1.1 {s}")))
-        }
-        Err(_) => false,
+        Ok(Ok(0)) | Ok(Err(_)) => Some(Answer::Rejected),
+        Ok(Ok(n)) => Some(classify(&buf[..n])),
+        Err(_) => None,
     }
 }
 
@@ -83,16 +118,27 @@ async fn connection_attack<F, Fut>(
     tally: Arc<Tally>,
     hold: F,
 ) where
-    F: Fn(TcpStream, u64, Arc<Tally>) -> Fut + Send + Sync + 'static,
+    F: Fn(TcpStream, u64, Arc<Tally>) -> Fut + Clone + Send + Sync + 'static,
     Fut: std::future::Future<Output = ()> + Send + 'static,
 {
     while Instant::now() < until {
         let attempt = tally.attempt();
         match connect_from([127, 0, 0, 2], addr).await {
             Ok(stream) => {
-                tokio::spawn(hold(stream, attempt, tally.clone()));
+                let (tally, hold) = (tally.clone(), hold.clone());
+                tokio::spawn(async move {
+                    // A connection past a cap is answered at once: look without reading.
+                    let mut head = [0u8; 16];
+                    let wait = Duration::from_millis(20);
+                    match tokio::time::timeout(wait, stream.peek(&mut head)).await {
+                        Ok(Ok(n)) if classify(&head[..n]) == Answer::Throttled => {
+                            tally.record(attempt, Answer::Throttled)
+                        }
+                        _ => hold(stream, attempt, tally).await,
+                    }
+                });
             }
-            Err(_) => tally.refusal(attempt),
+            Err(_) => tally.record(attempt, Answer::Throttled),
         }
         tokio::time::sleep(every).await;
     }
@@ -108,12 +154,16 @@ async fn drip(
     gap: Duration,
 ) {
     if stream.write_all(&first).await.is_err() {
-        tally.refusal(attempt);
+        tally.record(attempt, Answer::Rejected);
         return;
     }
     loop {
-        if refused_within(&mut stream, gap).await || stream.write_all(drip).await.is_err() {
-            tally.refusal(attempt);
+        if let Some(answer) = answer_within(&mut stream, gap).await {
+            tally.record(attempt, answer);
+            return;
+        }
+        if stream.write_all(drip).await.is_err() {
+            tally.record(attempt, Answer::Rejected);
             return;
         }
     }
@@ -218,8 +268,16 @@ async fn main() {
         rss_bytes(pid) >> 20
     );
     println!(
-        "{:<22} {:>9} {:>9} {:>13} {:>9} {:>6} {:>12} {:>7}",
-        "attack", "attempts", "refused", "first refusal", "peak RSS", "logs", "good p99", "failed"
+        "{:<22} {:>9} {:>9} {:>10} {:>15} {:>9} {:>5} {:>11} {:>6}",
+        "attack",
+        "attempts",
+        "rejected",
+        "throttled",
+        "first throttled",
+        "peak RSS",
+        "logs",
+        "good p99",
+        "failed"
     );
 
     let gzip = gzip_amplifier();
@@ -302,7 +360,7 @@ async fn main() {
                                     .await
                                 {
                                     Ok(Ok(0)) | Ok(Err(_)) => {
-                                        t.refusal(n);
+                                        t.record(n, Answer::Rejected);
                                         return;
                                     }
                                     Ok(Ok(_)) => {}
@@ -329,7 +387,7 @@ async fn main() {
                         match tokio::time::timeout(Duration::from_secs(10), s.read(&mut buf)).await
                         {
                             Ok(Ok(0)) | Ok(Err(_)) => {
-                                t.refusal(n);
+                                t.record(n, Answer::Rejected);
                                 return;
                             }
                             Ok(Ok(_)) => {}
@@ -346,9 +404,12 @@ async fn main() {
                         let (gzip, key, t) = (gzip.clone(), key.clone(), t.clone());
                         streams.push(tokio::spawn(async move {
                             while Instant::now() < until {
+                                // Four streams, not a connection flood: each waits for
+                                // its answer and sends again 10 ms later.
+                                tokio::time::sleep(Duration::from_millis(10)).await;
                                 let n = t.attempt();
                                 let Ok(mut s) = connect_from([127, 0, 0, 2], addr).await else {
-                                    t.refusal(n);
+                                    t.record(n, Answer::Throttled);
                                     continue;
                                 };
                                 let head = format!(
@@ -359,9 +420,8 @@ async fn main() {
                                 );
                                 let _ = s.write_all(head.as_bytes()).await;
                                 let _ = s.write_all(&gzip).await;
-                                if refused_within(&mut s, Duration::from_secs(10)).await {
-                                    t.refusal(n);
-                                }
+                                let answer = answer_within(&mut s, Duration::from_secs(10)).await;
+                                t.record(n, answer.unwrap_or(Answer::Other));
                             }
                         }));
                     }
@@ -383,7 +443,7 @@ async fn main() {
                                 let n = t.attempt();
                                 let key = format!("fk_{}", uuid::Uuid::new_v4().simple());
                                 let Ok(mut s) = connect_from([127, 0, 1, i + 1], addr).await else {
-                                    t.refusal(n);
+                                    t.record(n, Answer::Throttled);
                                     continue;
                                 };
                                 let req = format!(
@@ -391,9 +451,8 @@ async fn main() {
                                      content-length: 2\r\nconnection: close\r\n\r\n{{}}"
                                 );
                                 let _ = s.write_all(req.as_bytes()).await;
-                                if refused_within(&mut s, Duration::from_secs(5)).await {
-                                    t.refusal(n);
-                                }
+                                let answer = answer_within(&mut s, Duration::from_secs(5)).await;
+                                t.record(n, answer.unwrap_or(Answer::Other));
                             }
                         }));
                     }
@@ -442,19 +501,20 @@ async fn main() {
         let p99 = during.percentile(99.0);
         let met = during.failed == 0 && p99 <= base_p99 * 3;
         all_met &= met;
-        let first = match tally.first_refusal.load(Ordering::Relaxed) {
-            0 => "none".to_owned(),
+        let first = match tally.first_throttled.load(Ordering::Relaxed) {
+            u64::MAX => "none".to_owned(),
             n => format!("#{n}"),
         };
         println!(
-            "{:<22} {:>9} {:>9} {:>13} {:>7} MB {:>6} {:>12} {:>7}{}",
+            "{:<22} {:>9} {:>9} {:>10} {:>15} {:>6} MB {:>5} {:>11} {:>6}{}",
             name,
             tally.attempts.load(Ordering::Relaxed),
-            tally.refused.load(Ordering::Relaxed),
+            tally.rejected.load(Ordering::Relaxed),
+            tally.throttled.load(Ordering::Relaxed),
             first,
             peak.load(Ordering::Relaxed) >> 20,
             logs,
-            format!("{p99:?}"),
+            format!("{:.1} ms", p99.as_secs_f64() * 1e3),
             during.failed,
             if met {
                 ""

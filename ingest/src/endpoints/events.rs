@@ -5,7 +5,7 @@
 use std::net::IpAddr;
 
 use friction_schema::envelope::{EnvelopeHeader, ENVELOPE_VERSION};
-use friction_schema::{batch, BatchError, PerKind, Rejection};
+use friction_schema::{batch, BatchError, Event, Limits, PerKind, Rejection};
 use friction_service::http::{json, Body};
 use http::request::Parts;
 use http::{Response, StatusCode};
@@ -17,6 +17,9 @@ use crate::error::{rejected_json, ApiError};
 use crate::policy::{self, Rate, Refused};
 use crate::sink::kafka::SinkError;
 use crate::state::State;
+
+/// Bodies larger than this (as sent or decoded) are parsed off the async worker.
+const LARGE_BODY_BYTES: usize = 256 * 1024;
 
 /// Accepted events by kind.
 pub type Breakdown = PerKind<u64>;
@@ -83,23 +86,42 @@ where
     let limits = &state.settings.body_limits;
     let raw = body::read(body, limits).await.map_err(known)?;
     state.metrics.body_bytes.observe(raw.len() as f64);
-    let mut decoded = body::decode_off_thread(raw, encoding, *limits, &state.decode_slots)
+    // Compressed or large bodies are decoded and parsed a few at a time, off the async
+    // workers: CPU and memory stay bounded however many arrive at once.
+    let heavy = encoding == body::Encoding::Gzip || raw.len() > LARGE_BODY_BYTES;
+    let _slot = match heavy {
+        true => Some(
+            state
+                .heavy_slots
+                .acquire()
+                .await
+                .map_err(|_| known(ApiError::Unavailable("ingest is shutting down")))?,
+        ),
+        false => None,
+    };
+    let mut decoded = body::decode_off_thread(raw, encoding, *limits)
         .await
         .map_err(known)?;
 
     let received_at = state.clock.now_ms();
     let body_len = decoded.len();
-    let tape = batch::to_tape(&mut decoded).map_err(|e| known(batch_error(e)))?;
     let mut events = Vec::new();
     let mut rejected = Vec::new();
-    batch::parse_batch(
-        &tape,
-        &state.settings.limits,
-        received_at,
-        &mut events,
-        &mut rejected,
-    )
-    .map_err(|e| known(batch_error(e)))?;
+    // The references travel as one value, so the closure moves them rather than
+    // reborrowing them for its own call only.
+    let into = (decoded.as_mut_slice(), &mut events, &mut rejected);
+    let limits = &state.settings.limits;
+    let parse = move || parse_into(into, limits, received_at);
+    // A large body takes milliseconds to parse: hand this worker's other requests to
+    // another thread meanwhile (possible on the multi-threaded runtime only).
+    let large = body_len > LARGE_BODY_BYTES
+        && tokio::runtime::Handle::current().runtime_flavor()
+            == tokio::runtime::RuntimeFlavor::MultiThread;
+    let parsed = match large {
+        true => tokio::task::block_in_place(parse),
+        false => parse(),
+    };
+    parsed.map_err(|e| known(batch_error(e)))?;
     for r in &rejected {
         state
             .metrics
@@ -166,6 +188,16 @@ where
     }
     state.usage.record(key, events.len() as u64, received_at);
     Ok((breakdown, rejected, Some(rate)))
+}
+
+/// Parses `body` into its valid events and the rejections of the others.
+fn parse_into<'a>(
+    (body, events, rejected): (&'a mut [u8], &mut Vec<Event<'a>>, &mut Vec<Rejection>),
+    limits: &Limits,
+    received_at: i64,
+) -> Result<(), BatchError> {
+    let tape = batch::to_tape(body)?;
+    batch::parse_batch(&tape, limits, received_at, events, rejected)
 }
 
 fn batch_error(e: BatchError) -> ApiError {

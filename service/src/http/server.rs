@@ -118,6 +118,26 @@ fn fit_to_fd_limit(wanted: usize) -> usize {
     wanted.min(room)
 }
 
+/// Bytes the kernel may hold for one connection's unread answers. Answers are small;
+/// without a bound a client that pipelines requests and never reads makes the server
+/// produce megabytes per connection before the idle timer can notice.
+const SEND_BUFFER_BYTES: libc::c_int = 64 * 1024;
+
+fn limit_send_buffer(stream: &TcpStream) {
+    use std::os::fd::AsRawFd;
+    let size = SEND_BUFFER_BYTES;
+    // SAFETY: setsockopt reads `size` for the length given; the descriptor is open.
+    unsafe {
+        libc::setsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_SNDBUF,
+            (&size as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
+    }
+}
+
 /// Open connections per client address.
 #[derive(Default)]
 struct PerClient {
@@ -263,6 +283,7 @@ pub async fn serve<R: Router>(
             continue;
         };
         let _ = stream.set_nodelay(true);
+        limit_send_buffer(&stream);
         let connection = Connection {
             router: router.clone(),
             builder: builder.clone(),
