@@ -105,18 +105,22 @@ where
 }
 
 /// Decodes the body off the async workers: gzip runs on the blocking pool, so an
-/// expensive body cannot stall other requests (callers bound how many run at once).
-pub async fn decode_off_thread(
+/// expensive body cannot stall other requests. `slot` (what bounds how many run at once)
+/// is held by the work itself and handed back with its result.
+pub async fn decode_off_thread<S: Send + 'static>(
     raw: Vec<u8>,
     encoding: Encoding,
     limits: BodyLimits,
-) -> Result<Vec<u8>, ApiError> {
+    slot: S,
+) -> Result<(Vec<u8>, S), ApiError> {
     if encoding == Encoding::Identity {
-        return Ok(raw);
+        return Ok((raw, slot));
     }
-    tokio::task::spawn_blocking(move || decode(raw, encoding, &limits))
+    let decoded = tokio::task::spawn_blocking(move || (decode(raw, encoding, &limits), slot))
         .await
-        .map_err(|_| ApiError::Unavailable("decompression failed"))?
+        .map_err(|_| ApiError::Unavailable("decompression failed"))?;
+    let (result, slot) = decoded;
+    result.map(|body| (body, slot))
 }
 
 /// Decodes the body; the decompressed size is bounded by both the absolute limit and

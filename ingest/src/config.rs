@@ -77,6 +77,10 @@ pub struct IngestConfig {
     pub anonymize_ip: bool,
     /// Take the client IP from `X-Forwarded-For` (only behind a trusted proxy).
     pub trust_forwarded_for: bool,
+    /// Proxies in front of ingest that each append the address they saw to
+    /// `X-Forwarded-For` (e.g. 2 for a CDN in front of a load balancer); the client is the
+    /// entry that many places from the right.
+    pub forwarded_for_hops: usize,
     /// The built SDK served at `/friction-tracker.js`.
     pub sdk_path: String,
     /// `Access-Control-Max-Age` of preflight answers, seconds.
@@ -117,6 +121,7 @@ impl Default for IngestConfig {
             usage_flush_ms: 5_000,
             anonymize_ip: true,
             trust_forwarded_for: false,
+            forwarded_for_hops: 1,
             sdk_path: "sdk/dist/friction-tracker.min.js".into(),
             cors_max_age_s: 86_400,
         }
@@ -164,6 +169,7 @@ impl ServiceConfig for IngestConfig {
         socket_addr("listen", &self.listen)?;
         socket_addr("ops_listen", &self.ops_listen)?;
         positive("max_concurrent_decodes", self.max_concurrent_decodes as u64)?;
+        positive("forwarded_for_hops", self.forwarded_for_hops as u64)?;
         positive(
             "refusals_per_minute_per_client",
             u64::from(self.refusals_per_minute_per_client),

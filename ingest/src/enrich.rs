@@ -8,19 +8,31 @@ use http::HeaderMap;
 /// Longest user agent kept.
 pub const MAX_USER_AGENT_BYTES: usize = 512;
 
-/// The client address: the socket peer, or, when ingest runs behind a trusted proxy, the
-/// last `X-Forwarded-For` hop: the address that proxy saw. Earlier hops are whatever the
-/// client wrote, so they are never believed.
-pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trust_forwarded_for: bool) -> IpAddr {
-    if trust_forwarded_for {
-        let forwarded = headers
+/// Whether and how to read `X-Forwarded-For`.
+#[derive(Debug, Clone, Copy)]
+pub struct Forwarded {
+    /// Ingest runs behind proxies that set the header.
+    pub trusted: bool,
+    /// How many of them append to it.
+    pub hops: usize,
+}
+
+/// The client address: the socket peer, or, behind trusted proxies, the `X-Forwarded-For`
+/// entry `hops` places from the right: the address the outermost of them saw. Entries
+/// further left are whatever the client wrote, so they are never believed.
+pub fn client_ip(peer: IpAddr, headers: &HeaderMap, forwarded: &Forwarded) -> IpAddr {
+    if forwarded.trusted {
+        let entries: Vec<&str> = headers
             .get_all("x-forwarded-for")
             .iter()
-            .next_back()
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.rsplit(',').next())
-            .and_then(|v| v.trim().parse().ok());
-        if let Some(ip) = forwarded {
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .collect();
+        let found = entries
+            .len()
+            .checked_sub(forwarded.hops.max(1))
+            .and_then(|i| entries[i].trim().parse().ok());
+        if let Some(ip) = found {
             return ip;
         }
     }
@@ -78,7 +90,11 @@ mod tests {
     }
 
     #[test]
-    fn trusts_only_the_hop_the_proxy_added() {
+    fn trusts_only_the_hops_the_proxies_added() {
+        let one = Forwarded {
+            trusted: true,
+            hops: 1,
+        };
         let mut h = HeaderMap::new();
         // The client wrote the first entry; the trusted proxy appended the last.
         h.insert(
@@ -86,11 +102,22 @@ mod tests {
             "198.51.100.4, 203.0.113.9".parse().unwrap(),
         );
         let peer: IpAddr = "127.0.0.1".parse().unwrap();
-        assert_eq!(client_ip(peer, &h, false), peer);
-        assert_eq!(client_ip(peer, &h, true).to_string(), "203.0.113.9");
+        let off = Forwarded {
+            trusted: false,
+            hops: 1,
+        };
+        assert_eq!(client_ip(peer, &h, &off), peer);
+        assert_eq!(client_ip(peer, &h, &one).to_string(), "203.0.113.9");
+        let two = Forwarded {
+            trusted: true,
+            hops: 2,
+        };
+        assert_eq!(client_ip(peer, &h, &two).to_string(), "198.51.100.4");
         h.append("x-forwarded-for", "192.0.2.1".parse().unwrap());
-        assert_eq!(client_ip(peer, &h, true).to_string(), "192.0.2.1");
+        assert_eq!(client_ip(peer, &h, &one).to_string(), "192.0.2.1");
+        assert_eq!(client_ip(peer, &h, &two).to_string(), "203.0.113.9");
         h.insert("x-forwarded-for", "not an address".parse().unwrap());
-        assert_eq!(client_ip(peer, &h, true), peer);
+        assert_eq!(client_ip(peer, &h, &one), peer);
+        assert_eq!(client_ip(peer, &h, &two), peer);
     }
 }

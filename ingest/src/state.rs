@@ -1,6 +1,7 @@
 //! What request handlers share, built once from the config: the policy gate, the Kafka
 //! sink, usage counters, metrics and the settings the endpoints read.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use friction_schema::Limits;
@@ -44,7 +45,7 @@ pub struct Settings {
     /// Zero the host part of client IPs.
     pub anonymize_ip: bool,
     /// Take the client IP from `X-Forwarded-For`.
-    pub trust_forwarded_for: bool,
+    pub forwarded: crate::enrich::Forwarded,
     /// `Access-Control-Max-Age` of preflights, seconds.
     pub cors_max_age_s: u32,
     /// Upload limits.
@@ -82,7 +83,7 @@ pub struct State {
     /// Uploads that may run at once.
     pub upload_slots: tokio::sync::Semaphore,
     /// Compressed or large bodies that may be decoded and parsed at once.
-    pub heavy_slots: tokio::sync::Semaphore,
+    pub heavy_slots: Arc<tokio::sync::Semaphore>,
     /// Time, for rate limits and receive timestamps.
     pub clock: Clock,
 }
@@ -132,7 +133,10 @@ impl State {
                     max_ratio: config.max_compression_ratio,
                 },
                 anonymize_ip: config.anonymize_ip,
-                trust_forwarded_for: config.trust_forwarded_for,
+                forwarded: crate::enrich::Forwarded {
+                    trusted: config.trust_forwarded_for,
+                    hops: config.forwarded_for_hops,
+                },
                 cors_max_age_s: config.cors_max_age_s,
                 uploads: config.uploads.clone(),
             },
@@ -154,7 +158,7 @@ impl State {
             clickhouse,
             objects: ObjectStore::new(&config.s3)?,
             upload_slots: tokio::sync::Semaphore::new(config.uploads.max_concurrent),
-            heavy_slots: tokio::sync::Semaphore::new(config.max_concurrent_decodes),
+            heavy_slots: Arc::new(tokio::sync::Semaphore::new(config.max_concurrent_decodes)),
             clock,
         })
     }

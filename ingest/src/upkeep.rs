@@ -24,16 +24,12 @@ pub fn spawn(state: Arc<State>, usage_flush: Duration, bucket_idle: Duration, sh
                 .await
                 .unwrap_or(false);
             kafka_ready.set(kafka_ok);
-            // Reading the key index doubles as the key store's readiness probe.
+            keys_ready.set(probe_state.policy.keys.ping().await);
+            // The index only spares lookups: a failed refresh keeps the last one and
+            // does not make ingest unready.
             match probe_state.policy.keys.refresh_index().await {
-                Ok(entries) => {
-                    probe_state.metrics.key_index_entries.set(entries as i64);
-                    keys_ready.set(true);
-                }
-                Err(e) => {
-                    tracing::debug!(error = %e, "key index not refreshed");
-                    keys_ready.set(false);
-                }
+                Ok(entries) => probe_state.metrics.key_index_entries.set(entries as i64),
+                Err(e) => tracing::debug!(error = %e, "key index not refreshed"),
             }
             tokio::select! {
                 _ = tokio::time::sleep(PROBE_EVERY) => {}

@@ -51,10 +51,6 @@ pub enum BatchError {
     /// The body is not JSON.
     #[error("body is not valid JSON")]
     InvalidJson,
-    /// A string escapes half of a UTF-16 surrogate pair (`"\ud800"`), which is no
-    /// character: the parser would store it as something else.
-    #[error("body has a lone UTF-16 surrogate escape; send valid Unicode")]
-    LoneSurrogate,
     /// The JSON is not an object with an `events` array.
     #[error("body must be an object with an `events` array")]
     NotABatch,
@@ -82,51 +78,46 @@ pub struct Rejection {
 
 /// Parses `body` in place into a tape. The tape borrows the (now rewritten) body.
 pub fn to_tape(body: &mut [u8]) -> Result<Tape<'_>, BatchError> {
-    if has_lone_surrogate(body) {
-        return Err(BatchError::LoneSurrogate);
-    }
+    replace_lone_surrogates(body);
     simd_json::to_tape(body).map_err(|_| BatchError::InvalidJson)
 }
 
-/// Whether a `\uXXXX` escape in `body` is a high surrogate not followed by a low one, or
-/// a low one not preceded by a high one. Only backslashes are looked at, so the scan
-/// costs little beside parsing.
-fn has_lone_surrogate(body: &[u8]) -> bool {
-    let unit = |at: usize| -> Option<u16> {
-        let hex = body.get(at..at + 4)?;
+/// Rewrites every `\uXXXX` escape of half a UTF-16 surrogate pair (a high one not
+/// followed by a low one, or a low one alone) as `\ufffd`, the replacement character,
+/// in place (both are six bytes): the parser would otherwise store something else, and a
+/// browser cutting a string inside an emoji must not lose its batch. Only backslashes are
+/// looked at, so the scan costs little beside parsing. Returns how many were replaced.
+pub fn replace_lone_surrogates(body: &mut [u8]) -> usize {
+    let unit = |body: &[u8], at: usize| -> Option<u16> {
+        if body.get(at + 1) != Some(&b'u') {
+            return None;
+        }
+        let hex = body.get(at + 2..at + 6)?;
         u16::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()
     };
+    let high = |u: u16| (0xD800..=0xDBFF).contains(&u);
+    let low = |u: u16| (0xDC00..=0xDFFF).contains(&u);
+    let mut replaced = 0;
     let mut i = 0;
-    let mut pending_high = false;
     while let Some(offset) = body[i..].iter().position(|&b| b == b'\\') {
         let at = i + offset;
-        match body.get(at + 1) {
-            Some(b'u') => {
-                let code = unit(at + 2).unwrap_or(0);
-                let high = (0xD800..=0xDBFF).contains(&code);
-                let low = (0xDC00..=0xDFFF).contains(&code);
-                if pending_high != low {
-                    return true;
+        i = match unit(body, at) {
+            // `\\`, `\"` and the like: skip the escaped character.
+            None => at + 2,
+            Some(code) if high(code) && unit(body, at + 6).is_some_and(low) => at + 12,
+            Some(code) => {
+                if high(code) || low(code) {
+                    body[at + 2..at + 6].copy_from_slice(b"fffd");
+                    replaced += 1;
                 }
-                pending_high = high;
-                i = at + 6;
-                // A high surrogate must be followed at once by `\u` and a low one.
-                if pending_high && body.get(i..i + 2) != Some(b"\\u") {
-                    return true;
-                }
+                at + 6
             }
-            _ => {
-                if pending_high {
-                    return true;
-                }
-                i = at + 2;
-            }
-        }
+        };
         if i >= body.len() {
             break;
         }
     }
-    pending_high
+    replaced
 }
 
 /// Validates every event of a batch tape, appending the valid ones to `events` and the
@@ -164,23 +155,24 @@ pub fn parse_batch<'a>(
     Ok(())
 }
 
-/// Earliest client timestamp taken: 2000-01-01.
+/// Earliest client timestamp stored: 2000-01-01 (earlier ones are stored as this).
 pub const MIN_TIMESTAMP_MS: i64 = 946_684_800_000;
-/// Latest client timestamp taken: 2100-01-01.
+/// Latest client timestamp stored: 2100-01-01 (later ones are stored as this).
 pub const MAX_TIMESTAMP_MS: i64 = 4_102_444_800_000;
 
-/// A page URL as a browser reports it: http(s), absolute, with a host and without
-/// userinfo (`https://victim.example@evil.example/` names evil.example, which a reader
-/// of the stored URL would not see).
+/// A page URL as a browser reports it: `scheme://…`, without userinfo
+/// (`https://victim.example@evil.example/` names evil.example, which a reader of the
+/// stored URL would not see).
 fn plausible_page_url(url: &str) -> bool {
-    let Some(rest) = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"))
-    else {
+    let Some((scheme, rest)) = url.split_once("://") else {
         return false;
     };
     let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
-    !authority.is_empty() && !authority.contains('@')
+    !scheme.is_empty()
+        && scheme
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
+        && !authority.contains('@')
 }
 
 /// Reads and validates one event of the wire format.
@@ -205,9 +197,12 @@ pub fn parse_event<'a>(
     if session_id.is_empty() {
         return Err(EventError::MissingField("session_id"));
     }
-    // Outside these years a client clock is broken, and the value would not even fit
-    // the stored column: the event is refused rather than stored raw.
-    let client_timestamp = f.required_int(F::Timestamp, MIN_TIMESTAMP_MS, MAX_TIMESTAMP_MS)?;
+    // Outside these years a client clock is broken (and the value would not fit the
+    // stored column): the event is kept, clock-corrected, with the bound stored as what
+    // the client said.
+    let client_timestamp = f
+        .required_int(F::Timestamp, 0, i64::MAX)?
+        .clamp(MIN_TIMESTAMP_MS, MAX_TIMESTAMP_MS);
     let clock_corrected = client_timestamp > now_ms + limits.max_clock_ahead_ms
         || client_timestamp < now_ms - limits.max_clock_behind_ms;
     let url = f.required_str(F::Url, limits.max_url_bytes)?;
@@ -502,45 +497,69 @@ mod tests {
     }
 
     #[test]
-    fn refuses_lone_surrogates_and_keeps_pairs() {
-        assert!(has_lone_surrogate(br#"{"a":"\ud800"}"#));
-        assert!(has_lone_surrogate(br#"{"a":"\udc00x"}"#));
-        assert!(has_lone_surrogate(br#"{"a":"\ud800\n"}"#));
-        assert!(has_lone_surrogate(br#"{"a":"\uD83D\u0041"}"#));
-        assert!(!has_lone_surrogate(
-            br#"{"a":"\ud83d\ude00 ok \u00e9 \\ud800"}"#
-        ));
-        assert!(!has_lone_surrogate(br#"{"a":"plain"}"#));
-        let mut body = br#"{"events":[{"type":"click","selector":"\ud800"}]}"#.to_vec();
-        assert_eq!(to_tape(&mut body).err(), Some(BatchError::LoneSurrogate));
+    fn lone_surrogates_become_replacement_characters_and_pairs_stay() {
+        let fix = |text: &str| {
+            let mut body = text.as_bytes().to_vec();
+            let n = replace_lone_surrogates(&mut body);
+            (String::from_utf8(body).unwrap(), n)
+        };
+        assert_eq!(fix(r#"{"a":"\ud800"}"#), (r#"{"a":"\ufffd"}"#.into(), 1));
+        assert_eq!(fix(r#"{"a":"\udc00x"}"#), (r#"{"a":"\ufffdx"}"#.into(), 1));
+        assert_eq!(
+            fix(r#"{"a":"\uD83D\u0041"}"#),
+            (r#"{"a":"\ufffd\u0041"}"#.into(), 1)
+        );
+        let kept = r#"{"a":"\ud83d\ude00 ok \u00e9 \\ud800 \" \\"}"#;
+        assert_eq!(fix(kept), (kept.into(), 0));
+        assert_eq!(fix(r#"{"a":"\ud83d"#), (r#"{"a":"\ufffd"#.into(), 1));
+        assert_eq!(fix(r"\\"), (r"\\".into(), 0));
+        // The batch stays: the event keeps a replacement character.
+        let batch = format!(
+            r#"{{"events":[{{"event_id":"5f0c6a52-3a0e-4c3e-9d55-0d3d1b8a7f01","session_id":"s","timestamp":{NOW},"url":"https://a.example/","type":"click","selector":"b\ud83d"}}]}}"#
+        );
+        let (_, events, _) = parse(&batch);
+        assert!(events[0].contains("b\u{fffd}"), "{}", events[0]);
     }
 
     #[test]
-    fn refuses_implausible_timestamps_and_page_urls() {
+    fn bounds_absurd_clocks_and_refuses_urls_with_userinfo() {
         let with = |ts: &str, url: &str| {
             format!(
                 r#"{{"events":[{{"event_id":"5f0c6a52-3a0e-4c3e-9d55-0d3d1b8a7f01","session_id":"s","timestamp":{ts},"url":"{url}","type":"click"}}]}}"#
             )
         };
         let ok = "https://shop.example/p";
-        for ts in ["0", "9223372036854775807", "-5"] {
-            let (_, events, rejected) = parse(&with(ts, ok));
-            assert!(events.is_empty(), "{ts}");
-            assert_eq!(rejected[0].error.code(), "value_out_of_range", "{ts}");
+        for (ts, stored) in [
+            ("0", MIN_TIMESTAMP_MS),
+            ("9223372036854775807", MAX_TIMESTAMP_MS),
+        ] {
+            let (_, events, _) = parse(&with(ts, ok));
+            assert!(
+                events[0].contains(&format!(
+                    r#""timestamp":{NOW},"client_timestamp":{stored},"clock_corrected":true"#
+                )),
+                "{}",
+                events[0]
+            );
         }
         for url in [
             "https://victim.example@evil.example:8443/",
             "javascript:alert(1)",
-            "file:///etc/passwd",
-            "https:///nohost",
             "shop.example/p",
+            "://x",
         ] {
             let (_, events, rejected) = parse(&with(&NOW.to_string(), url));
             assert!(events.is_empty(), "{url}");
             assert_eq!(rejected[0].error.code(), "invalid_field", "{url}");
         }
-        let (_, events, _) = parse(&with(&NOW.to_string(), "http://127.0.0.1:8080/a?b@c"));
-        assert_eq!(events.len(), 1);
+        for url in [
+            "http://127.0.0.1:8080/a?b@c",
+            "capacitor://localhost/",
+            "file:///index.html",
+        ] {
+            let (_, events, _) = parse(&with(&NOW.to_string(), url));
+            assert_eq!(events.len(), 1, "{url}");
+        }
     }
 
     #[test]

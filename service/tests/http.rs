@@ -18,6 +18,7 @@ struct Echo;
 impl Router for Echo {
     async fn route(&self, req: Request<RequestBody>, _peer: SocketAddr) -> Response<Body> {
         match req.uri().path() {
+            "/big" => return http::json(StatusCode::OK, vec![b' '; 8 << 20]),
             "/slow" => tokio::time::sleep(Duration::from_millis(300)).await,
             "/slower" => tokio::time::sleep(Duration::from_millis(1500)).await,
             _ => {}
@@ -40,6 +41,7 @@ fn limits() -> HttpConfig {
         body_timeout_ms: 300,
         body_gap_timeout_ms: 300,
         idle_timeout_ms: 400,
+        write_timeout_ms: 400,
         drain_timeout_ms: 5_000,
     }
 }
@@ -119,6 +121,38 @@ async fn a_body_that_stalls_is_cut_before_its_total_deadline() {
 }
 
 #[tokio::test]
+async fn a_client_taking_its_answer_too_slowly_is_cut_off() {
+    let (addr, _stop, _task) = start(HttpConfig {
+        max_connections: 1,
+        idle_timeout_ms: 60_000,
+        write_timeout_ms: 400,
+        ..limits()
+    })
+    .await;
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut slow = socket.connect(addr).await.unwrap();
+    slow.write_all(b"GET /big HTTP/1.1\r\nhost: x\r\n\r\n")
+        .await
+        .unwrap();
+    // A byte now and then keeps the idle timer quiet, but the answer stays stuck.
+    let reader = tokio::spawn(async move {
+        let mut byte = [0u8; 1];
+        for _ in 0..60 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let _ = tokio::time::timeout(Duration::from_millis(20), slow.read(&mut byte)).await;
+        }
+    });
+    // The only slot is freed once the write timeout closes the stuck connection.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let mut next = TcpStream::connect(addr).await.unwrap();
+    next.write_all(GET).await.unwrap();
+    let (answer, _) = read_all(&mut next, Duration::from_secs(1)).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    reader.abort();
+}
+
+#[tokio::test]
 async fn idle_connections_and_unfinished_headers_are_closed() {
     let (addr, _stop, _task) = start(limits()).await;
     let mut idle = TcpStream::connect(addr).await.unwrap();
@@ -180,10 +214,12 @@ async fn past_a_cap_a_connection_is_refused_clearly_and_others_go_on() {
         held_from(addr, [127, 0, 0, 2]).await,
         held_from(addr, [127, 0, 0, 2]).await,
     ];
-    // A third from the same address: 429 and closed, not left hanging.
+    // A third from the same address, sending its request at once as clients do: it
+    // reads a 429 (not a reset), and the connection is closed.
     let socket = tokio::net::TcpSocket::new_v4().unwrap();
     socket.bind(([127, 0, 0, 2], 0).into()).unwrap();
     let mut third = socket.connect(addr).await.unwrap();
+    third.write_all(GET).await.unwrap();
     let (answer, closed) = read_all(&mut third, Duration::from_secs(2)).await;
     assert!(answer.starts_with("HTTP/1.1 429"), "{answer}");
     assert!(
@@ -193,16 +229,22 @@ async fn past_a_cap_a_connection_is_refused_clearly_and_others_go_on() {
     // Another address is still served, up to the global cap; past it, 503.
     held.push(held_from(addr, [127, 0, 0, 3]).await);
     let mut over = TcpStream::connect(addr).await.unwrap();
+    over.write_all(GET).await.unwrap();
     let (answer, closed) = read_all(&mut over, Duration::from_secs(2)).await;
     assert!(answer.starts_with("HTTP/1.1 503") && closed, "{answer}");
     assert!(
         answer.to_ascii_lowercase().contains("retry-after: 1"),
         "{answer}"
     );
-    // A freed slot serves the next client.
+    // A freed slot serves the next client, and the same address again once one of its
+    // connections closed.
     drop(held.pop());
     tokio::time::sleep(Duration::from_millis(100)).await;
     held.push(held_from(addr, [127, 0, 0, 4]).await);
+    drop(held.remove(0));
+    drop(held.pop());
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    held.push(held_from(addr, [127, 0, 0, 2]).await);
 }
 
 #[tokio::test]

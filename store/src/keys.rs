@@ -235,11 +235,19 @@ pub async fn find_by_key(
     Ok(Some(row))
 }
 
-/// The first 64 bits of every stored key's hash (deleted ones too): what ingest checks a
-/// key against before spending a lookup on it.
-pub async fn hash_prefixes(client: &Client) -> Result<Vec<u64>, clickhouse::error::Error> {
+/// The first 64 bits of the hash of every key stored (deleted ones too), or of those
+/// created since `since_ms`: what ingest checks a key against before spending a lookup
+/// on it. A key's hash never changes, so new keys are all a refresh needs.
+pub async fn hash_prefixes(
+    client: &Client,
+    since_ms: Option<i64>,
+) -> Result<Vec<u64>, clickhouse::error::Error> {
     let prefixes: Vec<String> = client
-        .query("SELECT DISTINCT substring(key_hash, 1, 16) FROM api_keys")
+        .query(
+            "SELECT DISTINCT substring(key_hash, 1, 16) FROM api_keys \
+             WHERE created_at >= fromUnixTimestamp64Milli(?)",
+        )
+        .bind(since_ms.unwrap_or(0))
         .fetch_all()
         .await?;
     Ok(prefixes

@@ -3,6 +3,9 @@
 //! enriched and written to Kafka. 200 is answered only once Kafka acknowledged.
 
 use std::net::IpAddr;
+use std::time::Duration;
+
+use tokio::sync::OwnedSemaphorePermit;
 
 use friction_schema::envelope::{EnvelopeHeader, ENVELOPE_VERSION};
 use friction_schema::{batch, BatchError, Event, Limits, PerKind, Rejection};
@@ -31,12 +34,13 @@ where
     ApiError: From<B::Error>,
 {
     let started = std::time::Instant::now();
-    let client = enrich::client_ip(peer, &parts.headers, state.settings.trust_forwarded_for);
+    let client = enrich::client_ip(peer, &parts.headers, &state.settings.forwarded);
     let outcome = accept(state, &parts, body, client).await;
     if let Err(refused) = &outcome {
+        let sent = policy::sent_key(&parts).unwrap_or("");
         state
             .policy
-            .refused(client, &refused.error, state.clock.now());
+            .refused(client, sent, &refused.error, state.clock.now());
     }
     let outcome = outcome.map(|(breakdown, rejected, rate)| {
         let body = success_body(breakdown, &rejected);
@@ -64,7 +68,8 @@ where
     B: hyper::body::Body + Unpin,
     ApiError: From<B::Error>,
 {
-    state.policy.check_client(client, state.clock.now())?;
+    let sent = policy::sent_key(parts).unwrap_or("");
+    state.policy.check_client(client, sent, state.clock.now())?;
     let key = policy::api_key(parts)?;
     body::check_content_type(&parts.headers)?;
     let encoding = body::encoding(&parts.headers)?;
@@ -87,22 +92,17 @@ where
     let raw = body::read(body, limits).await.map_err(known)?;
     state.metrics.body_bytes.observe(raw.len() as f64);
     // Compressed or large bodies are decoded and parsed a few at a time, off the async
-    // workers: CPU and memory stay bounded however many arrive at once.
+    // workers: CPU and memory stay bounded however many arrive at once. The slot travels
+    // with the work, so a client that hangs up cannot free it while its body inflates.
     let heavy = encoding == body::Encoding::Gzip || raw.len() > LARGE_BODY_BYTES;
-    let _slot = match heavy {
-        true => Some(
-            state
-                .heavy_slots
-                .acquire()
-                .await
-                .map_err(|_| known(ApiError::Unavailable("ingest is shutting down")))?,
-        ),
+    let slot = match heavy {
+        true => Some(heavy_slot(state).await.map_err(known)?),
         false => None,
     };
-    let mut decoded = body::decode_off_thread(raw, encoding, *limits)
+    let (decoded, slot) = body::decode_off_thread(raw, encoding, *limits, slot)
         .await
         .map_err(known)?;
-
+    let mut decoded = decoded;
     let received_at = state.clock.now_ms();
     let body_len = decoded.len();
     let mut events = Vec::new();
@@ -121,6 +121,7 @@ where
         true => tokio::task::block_in_place(parse),
         false => parse(),
     };
+    drop(slot);
     parsed.map_err(|e| known(batch_error(e)))?;
     for r in &rejected {
         state
@@ -188,6 +189,19 @@ where
     }
     state.usage.record(key, events.len() as u64, received_at);
     Ok((breakdown, rejected, Some(rate)))
+}
+
+/// How long a compressed or large body waits for a slot before 503.
+const HEAVY_SLOT_WAIT: Duration = Duration::from_secs(2);
+
+/// A slot for decoding and parsing a heavy body.
+async fn heavy_slot(state: &State) -> Result<OwnedSemaphorePermit, ApiError> {
+    match tokio::time::timeout(HEAVY_SLOT_WAIT, state.heavy_slots.clone().acquire_owned()).await {
+        Ok(Ok(permit)) => Ok(permit),
+        _ => Err(ApiError::Unavailable(
+            "ingest is busy decoding large bodies",
+        )),
+    }
 }
 
 /// Parses `body` into its valid events and the rejections of the others.

@@ -71,15 +71,16 @@ pub async fn handle(
     media: Media,
     peer: IpAddr,
 ) -> Response<Body> {
-    let client = crate::enrich::client_ip(peer, &parts.headers, state.settings.trust_forwarded_for);
-    let outcome = match state.policy.check_client(client, state.clock.now()) {
+    let client = crate::enrich::client_ip(peer, &parts.headers, &state.settings.forwarded);
+    let sent = policy::sent_key(&parts).unwrap_or("");
+    let outcome = match state.policy.check_client(client, sent, state.clock.now()) {
         Ok(()) => accept(state, &parts, body, media).await,
         Err(refused) => Err(refused),
     };
     if let Err(refused) = &outcome {
         state
             .policy
-            .refused(client, &refused.error, state.clock.now());
+            .refused(client, sent, &refused.error, state.clock.now());
     }
     let outcome =
         outcome.map(|(value, rate)| (json(StatusCode::CREATED, value.to_string()), Some(rate)));
@@ -232,8 +233,6 @@ async fn accept(
         .policy
         .admit(key, &parts.headers, state.clock.now())
         .await?;
-    // An upload is checked as it streams: it counts against the key once admitted.
-    let rate = state.policy.spend(&admitted, state.clock.now())?;
     let key = &admitted.key;
     let known = |error| admitted.refuse(error);
     let _slot = state
@@ -316,6 +315,15 @@ async fn accept(
             "success": true, "event_id": event_id, "bytes": bytes,
         }),
     };
+    // Stored: now it counts against the key (it was admitted with a token left, so a
+    // bucket emptied meanwhile still lets it through).
+    let rate = state.policy.spend(&admitted, state.clock.now()).map_or(
+        Rate {
+            limit: admitted.rate.limit,
+            remaining: 0,
+        },
+        |rate| rate,
+    );
     Ok((value, rate))
 }
 

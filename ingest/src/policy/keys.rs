@@ -9,14 +9,15 @@
 //! - While ClickHouse is unreachable, keys seen in the last `key_grace_ms` keep working
 //!   from memory; keys never seen get 503 rather than a wrong 401.
 //! - Random keys cannot starve real ones: ingest keeps an index of every stored key's
-//!   hash prefix ([`KeyStore::refresh_index`], every few seconds). A missed key in the
+//!   hash prefix ([`KeyStore::refresh_index`]: new keys every few seconds, all of them
+//!   every few minutes). A missed key in the
 //!   index takes one of the main lookup slots; a key outside it (a typo, a flood of random
 //!   keys, or a key made since the last refresh) may only take one of a few slots of its
 //!   own, and is answered 503 (retry) when they are busy, with one warning per interval
 //!   rather than an error per request.
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -35,6 +36,10 @@ const MAX_CONCURRENT_UNSEEN_LOOKUPS: usize = 4;
 const LOOKUP_QUEUE_TIMEOUT: Duration = Duration::from_millis(250);
 /// How long a key outside the index waits for one of its slots.
 const UNSEEN_QUEUE_TIMEOUT: Duration = Duration::from_millis(20);
+/// How often the index of stored keys is loaded whole (between, only new keys are read).
+const INDEX_FULL_EVERY_MS: i64 = 5 * 60_000;
+/// How far back an incremental refresh of the index reads, before the previous one.
+const INDEX_MARGIN_MS: i64 = 30_000;
 /// At most one warning about busy lookups per this interval.
 const BUSY_LOG_EVERY: Duration = Duration::from_secs(10);
 
@@ -82,6 +87,9 @@ pub struct KeyStore {
     unseen_slots: Semaphore,
     /// Hash prefixes of every stored key; `None` until first loaded.
     index: RwLock<Option<Arc<HashSet<u64>>>>,
+    /// When the index was last refreshed, and last loaded whole (ms since 1970).
+    index_refreshed: AtomicI64,
+    index_full_at: AtomicI64,
     busy: AtomicU64,
     busy_logged: std::sync::Mutex<Option<Instant>>,
     default_rate_limit: u32,
@@ -125,6 +133,8 @@ impl KeyStore {
             slots: Semaphore::new(MAX_CONCURRENT_LOOKUPS),
             unseen_slots: Semaphore::new(MAX_CONCURRENT_UNSEEN_LOOKUPS),
             index: RwLock::new(None),
+            index_refreshed: AtomicI64::new(0),
+            index_full_at: AtomicI64::new(0),
             busy: AtomicU64::new(0),
             busy_logged: std::sync::Mutex::new(None),
             default_rate_limit: config.default_rate_limit,
@@ -154,16 +164,32 @@ impl KeyStore {
         }
     }
 
-    /// Reloads the index of stored keys; on failure the previous index stays.
+    /// Brings the index of stored keys up to date: the keys created since the last
+    /// refresh (with a margin for clocks and late inserts), and all of them every
+    /// `INDEX_FULL_EVERY`. On failure the index stays as it was. Returns its size.
     pub async fn refresh_index(&self) -> Result<usize, clickhouse::error::Error> {
-        let prefixes: HashSet<u64> = repo::hash_prefixes(&self.client)
-            .await?
-            .into_iter()
-            .collect();
-        let len = prefixes.len();
-        if let Ok(mut index) = self.index.write() {
-            *index = Some(Arc::new(prefixes));
+        let started = friction_schema::now_ms();
+        let current = self.index.read().ok().and_then(|i| i.clone());
+        let last = self.index_refreshed.load(Ordering::Relaxed);
+        let full_due = self.index_full_at.load(Ordering::Relaxed) + INDEX_FULL_EVERY_MS <= started;
+        let since = match (&current, full_due) {
+            (Some(_), false) => Some(last - INDEX_MARGIN_MS),
+            _ => None,
+        };
+        let found = repo::hash_prefixes(&self.client, since).await?;
+        let mut index = match (since, current) {
+            (Some(_), Some(current)) => (*current).clone(),
+            _ => {
+                self.index_full_at.store(started, Ordering::Relaxed);
+                HashSet::with_capacity(found.len())
+            }
+        };
+        index.extend(found);
+        let len = index.len();
+        if let Ok(mut slot) = self.index.write() {
+            *slot = Some(Arc::new(index));
         }
+        self.index_refreshed.store(started, Ordering::Relaxed);
         Ok(len)
     }
 
@@ -222,6 +248,14 @@ impl KeyStore {
         })?;
         match row {
             Some(row) => {
+                let unusable = AllowedDomains::unusable(&row.allowed_domains);
+                if !unusable.is_empty() {
+                    tracing::warn!(
+                        key_id = %row.key_id,
+                        entries = ?unusable,
+                        "allowed domains that match no origin (use *.example.com)"
+                    );
+                }
                 let info = Arc::new(KeyInfo {
                     key_id: row.key_id,
                     owner_id: row.owner_id.into(),

@@ -87,50 +87,83 @@ pub struct Policy {
     pub keys: KeyStore,
     /// Token buckets of keys.
     pub limiter: RateLimiter,
-    /// Token buckets of refused requests, per client address.
-    pub refusals: RateLimiter<IpAddr>,
+    /// Token buckets of refused requests, per client (see [`Policy::check_client`]).
+    pub refusals: RateLimiter<(IpAddr, u64)>,
     /// Refused requests a client address may send per minute.
     pub refusals_per_minute: u32,
     /// Bot user agents.
     pub bots: BotDetector,
 }
 
-/// The API key of a request (`x-api-key`, else the `api_key` query parameter), checked
-/// for shape before any lookup so garbage never reaches the cache or the database.
-pub fn api_key(parts: &Parts) -> Result<&str, ApiError> {
-    let key = match parts.headers.get("x-api-key") {
+/// The API key as sent (`x-api-key`, else the `api_key` query parameter), unchecked.
+pub fn sent_key(parts: &Parts) -> Option<&str> {
+    match parts.headers.get("x-api-key") {
         Some(key) => key.to_str().ok(),
         None => parts
             .uri
             .query()
             .and_then(|q| q.split('&').find_map(|pair| pair.strip_prefix("api_key="))),
-    };
-    match key {
+    }
+}
+
+/// The API key of a request, checked for shape before any lookup so garbage never
+/// reaches the cache or the database.
+pub fn api_key(parts: &Parts) -> Result<&str, ApiError> {
+    match sent_key(parts) {
         None => Err(ApiError::MissingApiKey),
         Some(key) if api_key::is_well_formed(key) => Ok(key),
         Some(_) => Err(ApiError::InvalidApiKey),
     }
 }
 
+/// The bucket of refused requests of `client` sending `key`: the address (IPv6 cut to
+/// its /64) and a hash of the key as sent (well-formed or not).
+fn refusal_bucket(client: IpAddr, key: &str) -> (IpAddr, u64) {
+    use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+    let host = match client {
+        IpAddr::V6(v6) if v6.to_ipv4_mapped().is_none() => {
+            let s = v6.segments();
+            IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+        }
+        other => other,
+    };
+    let key = BuildHasherDefault::<DefaultHasher>::default().hash_one(key);
+    (host, key)
+}
+
 impl Policy {
-    /// Refuses a client address that sent too many refused requests lately, before
-    /// anything else is looked at.
-    pub fn check_client(&self, client: IpAddr, now: Instant) -> Result<(), Refused> {
-        match self.refusals.probe(client, self.refusals_per_minute, now) {
-            Decision::Allowed { .. } => Ok(()),
-            Decision::Limited { retry_after_s } => {
-                Err(ApiError::TooManyRefused { retry_after_s }.into())
+    /// Refuses a client that sent too many refused requests lately, before anything else
+    /// is looked at. Refusals count per address (IPv6 by /64, what one host usually
+    /// holds) and key sent: visitors behind one NAT address are not refused for another
+    /// site's broken key. Requests without a key the store knows (missing, malformed,
+    /// unknown, or refused as busy) share one budget per address, so random keys cannot
+    /// each bring a fresh one.
+    pub fn check_client(&self, client: IpAddr, key: &str, now: Instant) -> Result<(), Refused> {
+        for bucket in [refusal_bucket(client, ""), refusal_bucket(client, key)] {
+            if let Decision::Limited { retry_after_s } =
+                self.refusals.probe(bucket, self.refusals_per_minute, now)
+            {
+                return Err(ApiError::TooManyRefused { retry_after_s }.into());
             }
         }
+        Ok(())
     }
 
-    /// Counts a refusal against `client` when it is the client's fault (4xx), except
-    /// rate limits, which are already bounded.
-    pub fn refused(&self, client: IpAddr, error: &ApiError, now: Instant) {
+    /// Counts a refusal against the client when it is the client's doing: a 4xx other
+    /// than a rate limit (already bounded), or a key lookup refused as busy (a flood of
+    /// unknown keys).
+    pub fn refused(&self, client: IpAddr, key: &str, error: &ApiError, now: Instant) {
         use friction_service::http::ApiError as _;
         let status = error.status();
-        if status.is_client_error() && status != http::StatusCode::TOO_MANY_REQUESTS {
-            self.refusals.check(client, self.refusals_per_minute, now);
+        let keyless = matches!(
+            error,
+            ApiError::MissingApiKey | ApiError::InvalidApiKey | ApiError::KeyLookupBusy
+        );
+        let counts =
+            keyless || (status.is_client_error() && status != http::StatusCode::TOO_MANY_REQUESTS);
+        if counts {
+            let bucket = refusal_bucket(client, if keyless { "" } else { key });
+            self.refusals.check(bucket, self.refusals_per_minute, now);
         }
     }
 

@@ -36,6 +36,22 @@ impl AllowedDomains {
         AllowedDomains(patterns)
     }
 
+    /// Entries that can match no origin (a `*` not followed by `.` and a host, as older
+    /// rows may hold): the caller warns, since the site's owner meant something by them.
+    pub fn unusable<S: AsRef<str>>(entries: &[S]) -> Vec<&str> {
+        entries
+            .iter()
+            .map(|e| e.as_ref())
+            .filter(|e| {
+                let host = hostname(e.trim());
+                host.contains('*')
+                    && !host
+                        .strip_prefix("*.")
+                        .is_some_and(|h| !h.is_empty() && !h.contains('*'))
+            })
+            .collect()
+    }
+
     /// Whether every origin is allowed.
     pub fn allows_all(&self) -> bool {
         self.0.is_empty()
@@ -85,6 +101,10 @@ mod tests {
         assert!(!d.allows("https://shop.com"));
         assert!(!d.allows("https://anything.example"));
         assert!(!d.allows_all());
+        assert_eq!(
+            AllowedDomains::unusable(&["*shop.com", "*.ok.com", "a.com", "*"]),
+            ["*shop.com", "*"]
+        );
     }
 
     #[test]

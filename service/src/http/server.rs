@@ -3,8 +3,9 @@
 //! short canned refusal (503, or 429 for one address) and is closed at once, so an
 //! abusive client meets a clear answer instead of exhausting descriptors. The cap is
 //! also kept below the process's descriptor limit. Each connection has a header
-//! deadline, a body deadline and an idle timeout (no byte moved and no request being
-//! handled: idle keep-alive connections, and clients that stop reading their answers);
+//! deadline, a body deadline and gap, an idle timeout (no byte moved and no request being
+//! handled: idle keep-alive connections, and clients that stop reading their answers), a
+//! write timeout (an answer the client takes too slowly) and a small send buffer;
 //! on shutdown every connection finishes its request and closes, and `serve` returns
 //! once all of them are gone (or the drain timeout passed).
 
@@ -25,7 +26,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 
@@ -61,6 +62,9 @@ pub struct HttpConfig {
     /// of it is being handled, is closed: idle keep-alive connections, and clients that
     /// stopped reading their answers.
     pub idle_timeout_ms: u64,
+    /// A connection whose answer cannot be written for this long (the client reads too
+    /// slowly, or a little now and then) is closed.
+    pub write_timeout_ms: u64,
     /// How long shutdown waits for open connections to finish.
     pub drain_timeout_ms: u64,
 }
@@ -69,11 +73,12 @@ impl Default for HttpConfig {
     fn default() -> Self {
         HttpConfig {
             max_connections: 4096,
-            max_connections_per_client: 256,
+            max_connections_per_client: 1024,
             header_timeout_ms: 10_000,
             body_timeout_ms: 30_000,
             body_gap_timeout_ms: 15_000,
             idle_timeout_ms: 60_000,
+            write_timeout_ms: 30_000,
             drain_timeout_ms: 15_000,
         }
     }
@@ -88,6 +93,7 @@ impl HttpConfig {
         positive("http.body_timeout_ms", self.body_timeout_ms)?;
         positive("http.body_gap_timeout_ms", self.body_gap_timeout_ms)?;
         positive("http.idle_timeout_ms", self.idle_timeout_ms)?;
+        positive("http.write_timeout_ms", self.write_timeout_ms)?;
         positive("http.drain_timeout_ms", self.drain_timeout_ms)
     }
 }
@@ -178,16 +184,41 @@ impl Drop for ClientSlot {
     }
 }
 
-/// The whole answer to a connection past a cap, written without waiting (it fits in the
-/// socket's send buffer) before the connection is closed.
-fn refuse(stream: &TcpStream, status: &str, code: &str, message: &str) {
-    let body = format!(r#"{{"success":false,"error":"{code}","message":"{message}"}}"#);
+/// Refused connections being closed gracefully at once; past it they are just dropped.
+const MAX_LINGERING: usize = 128;
+
+/// Answers a connection past a cap and closes it. The answer fits in the socket's send
+/// buffer; the connection then stops sending and drains what the client sent for up to
+/// a second before closing, so the kernel does not reset it and the client reads the
+/// answer instead of a connection error.
+fn refuse(stream: TcpStream, lingering: &Arc<Semaphore>, status: &str, message: &str) {
+    let body =
+        format!(r#"{{"success":false,"error":"too_many_connections","message":"{message}"}}"#);
     let answer = format!(
         "HTTP/1.1 {status}\r\ncontent-type: application/json\r\nretry-after: 1\r\n\
          connection: close\r\ncontent-length: {}\r\n\r\n{body}",
         body.len()
     );
     let _ = stream.try_write(answer.as_bytes());
+    let Ok(permit) = lingering.clone().try_acquire_owned() else {
+        return;
+    };
+    tokio::spawn(async move {
+        let _permit = permit;
+        let mut stream = stream;
+        let _ = stream.shutdown().await;
+        let mut sink = [0u8; 4096];
+        let drain = async {
+            let mut left: usize = 64 * 1024;
+            while left > 0 {
+                match stream.read(&mut sink).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => left = left.saturating_sub(n),
+                }
+            }
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(1), drain).await;
+    });
 }
 
 /// Logs at most once per interval, counting what it did not log.
@@ -220,6 +251,7 @@ pub async fn serve<R: Router>(
         config.max_connections.max(1),
     )));
     let clients = Arc::new(PerClient::default());
+    let lingering = Arc::new(Semaphore::new(MAX_LINGERING));
     let (mut accept_errors, mut refusals) = (
         Throttled {
             last: None,
@@ -242,6 +274,7 @@ pub async fn serve<R: Router>(
         body: Duration::from_millis(config.body_timeout_ms),
         body_gap: Duration::from_millis(config.body_gap_timeout_ms),
         idle: Duration::from_millis(config.idle_timeout_ms),
+        write: Duration::from_millis(config.write_timeout_ms),
     };
     loop {
         let (stream, peer) = tokio::select! {
@@ -260,9 +293,9 @@ pub async fn serve<R: Router>(
         };
         let Ok(permit) = slots.clone().try_acquire_owned() else {
             refuse(
-                &stream,
+                stream,
+                &lingering,
                 "503 Service Unavailable",
-                "too_many_connections",
                 "the server is at its connection limit; retry shortly",
             );
             if let Some(skipped) = refusals.ready() {
@@ -272,9 +305,9 @@ pub async fn serve<R: Router>(
         };
         let Some(client) = clients.admit(peer.ip(), config.max_connections_per_client) else {
             refuse(
-                &stream,
+                stream,
+                &lingering,
                 "429 Too Many Requests",
-                "too_many_connections",
                 "too many connections from this address; close some and retry",
             );
             if let Some(skipped) = refusals.ready() {
@@ -310,6 +343,7 @@ struct Limits {
     body: Duration,
     body_gap: Duration,
     idle: Duration,
+    write: Duration,
 }
 
 struct Connection<R> {
@@ -342,7 +376,7 @@ impl<R: Router> Connection<R> {
         });
         let conn = self.builder.serve_connection(io, service);
         tokio::pin!(conn);
-        let idle = idle(activity, self.limits.idle);
+        let idle = watch(activity, self.limits.idle, self.limits.write);
         tokio::pin!(idle);
         let mut draining = false;
         loop {
@@ -366,13 +400,32 @@ impl<R: Router> Connection<R> {
     }
 }
 
-/// What the idle timer watches on one connection.
-#[derive(Default)]
+/// What the idle and write timers watch on one connection.
 struct Activity {
     /// Moves on every read or write that moved bytes, and when a request ends.
     progress: AtomicU64,
     /// Requests being handled now.
     handling: AtomicUsize,
+    /// When the current write started waiting for the client (ms from `born`; 0: none).
+    write_blocked_at: AtomicU64,
+    born: Instant,
+}
+
+impl Default for Activity {
+    fn default() -> Self {
+        Activity {
+            progress: AtomicU64::new(0),
+            handling: AtomicUsize::new(0),
+            write_blocked_at: AtomicU64::new(0),
+            born: Instant::now(),
+        }
+    }
+}
+
+impl Activity {
+    fn now_ms(&self) -> u64 {
+        self.born.elapsed().as_millis() as u64 + 1
+    }
 }
 
 /// Counts a request as handled until dropped (also when its handler is cancelled).
@@ -392,14 +445,26 @@ impl Drop for Busy {
     }
 }
 
-/// Resolves once a whole `window` passed without a byte read or written and with no
-/// request being handled: a slow handler never loses its connection to the idle timer.
-async fn idle(activity: Arc<Activity>, window: Duration) {
+/// Resolves once a whole `idle` window passed without a byte read or written and with no
+/// request being handled (a slow handler never loses its connection to the idle timer),
+/// or once a write has waited `write` for the client to take it.
+async fn watch(activity: Arc<Activity>, idle: Duration, write: Duration) {
+    let tick = (idle.min(write) / 2).min(Duration::from_secs(1));
+    let mut seen = activity.progress.load(Ordering::Relaxed);
+    let mut quiet_since = Instant::now();
     loop {
-        let seen = activity.progress.load(Ordering::Relaxed);
-        tokio::time::sleep(window).await;
-        let quiet = activity.progress.load(Ordering::Relaxed) == seen;
-        if quiet && activity.handling.load(Ordering::Relaxed) == 0 {
+        tokio::time::sleep(tick).await;
+        let progress = activity.progress.load(Ordering::Relaxed);
+        if progress != seen {
+            seen = progress;
+            quiet_since = Instant::now();
+        }
+        let idle_now = activity.handling.load(Ordering::Relaxed) == 0;
+        if idle_now && quiet_since.elapsed() >= idle {
+            return;
+        }
+        let blocked_at = activity.write_blocked_at.load(Ordering::Relaxed);
+        if blocked_at != 0 && activity.now_ms() - blocked_at >= write.as_millis() as u64 {
             return;
         }
     }
@@ -412,6 +477,18 @@ struct Watched {
 }
 
 impl Watched {
+    /// Notes when a write starts waiting for the client, and when it stops.
+    fn blocked(&self, pending: bool) {
+        let at = &self.activity.write_blocked_at;
+        match pending {
+            true if at.load(Ordering::Relaxed) == 0 => {
+                at.store(self.activity.now_ms(), Ordering::Relaxed)
+            }
+            true => {}
+            false => at.store(0, Ordering::Relaxed),
+        }
+    }
+
     fn moved<T>(&self, result: Poll<io::Result<T>>, bytes: bool) -> Poll<io::Result<T>> {
         if bytes && matches!(result, Poll::Ready(Ok(_))) {
             self.activity.progress.fetch_add(1, Ordering::Relaxed);
@@ -442,6 +519,7 @@ impl AsyncWrite for Watched {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         let result = Pin::new(&mut this.inner).poll_write(cx, buf);
+        this.blocked(result.is_pending());
         this.moved(result, !buf.is_empty())
     }
 
@@ -452,6 +530,7 @@ impl AsyncWrite for Watched {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         let result = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
+        this.blocked(result.is_pending());
         this.moved(result, true)
     }
 
