@@ -309,17 +309,26 @@ async fn a_friction_summary_shows_the_seeded_figures() {
             "{expected:?} missing from:\n{text}"
         );
     }
-    let notes: u64 = s
-        .ch
-        .client()
-        .query(
-            "SELECT count() FROM notification_log WHERE owner_id = ? AND kind = 'export_completed'",
-        )
-        .bind(&s.owner)
-        .fetch_one()
-        .await
-        .unwrap();
-    assert_eq!(notes, 1);
+    // The notification is written right after the job's final row: wait for it.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let notes: u64 = s
+            .ch
+            .client()
+            .query(
+                "SELECT count() FROM notification_log WHERE owner_id = ? AND kind = 'export_completed'",
+            )
+            .bind(&s.owner)
+            .fetch_one()
+            .await
+            .unwrap();
+        if notes == 1 {
+            break;
+        }
+        assert_eq!(notes, 0, "one notification per job");
+        assert!(Instant::now() < deadline, "no notification of the export");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

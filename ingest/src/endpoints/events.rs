@@ -99,10 +99,9 @@ where
         true => Some(heavy_slot(state).await.map_err(known)?),
         false => None,
     };
-    let (decoded, slot) = body::decode_off_thread(raw, encoding, *limits, slot)
+    let (mut decoded, slot) = body::decode_off_thread(raw, encoding, *limits, slot)
         .await
         .map_err(known)?;
-    let mut decoded = decoded;
     let received_at = state.clock.now_ms();
     let body_len = decoded.len();
     let mut events = Vec::new();
