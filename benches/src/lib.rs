@@ -203,3 +203,38 @@ pub fn secs(var: &str, default: u64) -> Duration {
             .unwrap_or(default),
     )
 }
+
+/// A process the benchmark started, killed when dropped.
+pub struct Server(pub std::process::Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Points an ingest command at the local stack: public `listen` address, an ops port of
+/// its own, the stack's broker, database `ch` and raw `topic`, warnings only.
+pub fn ingest_env(
+    command: &mut std::process::Command,
+    listen: &str,
+    ch: &friction_service::config::ClickHouseConfig,
+    topic: &str,
+) {
+    let stack = friction_testkit::stack();
+    command
+        .env("FRICTION_LISTEN", listen)
+        .env(
+            "FRICTION_OPS_LISTEN",
+            format!("127.0.0.1:{}", friction_testkit::free_port()),
+        )
+        .env(
+            "FRICTION_KAFKA_BROKERS",
+            stack.get("KAFKA_BROKERS").expect("the stack has a broker"),
+        )
+        .env("FRICTION_CLICKHOUSE_URL", &ch.clickhouse_url)
+        .env("FRICTION_CLICKHOUSE_DATABASE", &ch.clickhouse_database)
+        .env("FRICTION_RAW_TOPIC", topic)
+        .env("RUST_LOG", "warn");
+}

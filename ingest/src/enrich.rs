@@ -21,19 +21,20 @@ pub struct Forwarded {
 /// entry `hops` places from the right: the address the outermost of them saw. Entries
 /// further left are whatever the client wrote, so they are never believed.
 pub fn client_ip(peer: IpAddr, headers: &HeaderMap, forwarded: &Forwarded) -> IpAddr {
-    if forwarded.trusted {
-        let entries: Vec<&str> = headers
-            .get_all("x-forwarded-for")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .collect();
-        let found = entries
-            .len()
-            .checked_sub(forwarded.hops.max(1))
-            .and_then(|i| entries[i].trim().parse().ok());
-        if let Some(ip) = found {
-            return ip;
+    if !forwarded.trusted {
+        return peer;
+    }
+    // Walk the entries from the right (across repeated headers) without collecting them.
+    let mut left = forwarded.hops.max(1);
+    for value in headers.get_all("x-forwarded-for").iter().rev() {
+        let Ok(value) = value.to_str() else {
+            return peer;
+        };
+        for entry in value.rsplit(',') {
+            left -= 1;
+            if left == 0 {
+                return entry.trim().parse().unwrap_or(peer);
+            }
         }
     }
     peer

@@ -42,14 +42,7 @@ fn body(form: &Form) -> Map<String, Value> {
     let mut cohorts = Vec::new();
     for n in 1..=MAX_COHORTS {
         let mut cohort = Map::new();
-        for field in [
-            "name",
-            "date_from",
-            "date_to",
-            "browser",
-            "device_class",
-            "key_id",
-        ] {
+        for field in COHORT_FIELDS {
             let value = form.get(&format!("cohort{n}_{field}"));
             if !value.is_empty() {
                 cohort.insert(field.into(), value.into());
@@ -100,14 +93,7 @@ fn cohort_slots(values: &Value) -> Value {
     (1..=MAX_COHORTS)
         .map(|n| {
             let mut slot = json!({ "n": n });
-            for field in [
-                "name",
-                "date_from",
-                "date_to",
-                "browser",
-                "device_class",
-                "key_id",
-            ] {
+            for field in COHORT_FIELDS {
                 let sent = values[format!("cohort{n}_{field}")].as_str().unwrap_or("");
                 slot[field] = sent.into();
             }
@@ -125,12 +111,9 @@ async fn exports_page(
         .answer(Route::ListExports, LISTED, "", Map::new())
         .await?;
     let keys = page.answer(Route::ListKeys, "", "", Map::new()).await?;
-    let mut context = page.layout("exports");
+    let mut context = page.layout_with("exports", extra);
     context["exports"] = jobs["exports"].clone();
     context["keys"] = keys["keys"].clone();
-    if let (Value::Object(context), Value::Object(extra)) = (&mut context, extra) {
-        context.extend(extra);
-    }
     context["cohort_slots"] = cohort_slots(&context["values"]);
     context["choices"] = choices();
     Ok(render::page(status, "exports.html", context))

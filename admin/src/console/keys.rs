@@ -61,7 +61,7 @@ async fn list_page(
     extra: Value,
 ) -> Result<Response<Body>, AdminError> {
     let keys = page.answer(Route::ListKeys, "", "", Map::new()).await?;
-    let mut context = page.layout("keys");
+    let mut context = page.layout_with("keys", extra);
     context["keys"] = keys["keys"].clone();
     if page.user.is_admin() {
         // Admins see every key: name each owner.
@@ -73,9 +73,6 @@ async fn list_page(
             .filter_map(|u| Some((u["id"].as_str()?.to_owned(), u["email"].clone())))
             .collect();
         context["owners"] = emails.into();
-    }
-    if let (Value::Object(context), Value::Object(extra)) = (&mut context, extra) {
-        context.extend(extra);
     }
     Ok(render::page(status, "keys.html", context))
 }
@@ -125,11 +122,8 @@ async fn key_page(
     extra: Value,
 ) -> Result<Response<Body>, AdminError> {
     let key = revealed(page, id).await?;
-    let mut context = page.layout("keys");
+    let mut context = page.layout_with("keys", extra);
     context["key"] = key;
-    if let (Value::Object(context), Value::Object(extra)) = (&mut context, extra) {
-        context.extend(extra);
-    }
     Ok(render::page(status, "key.html", context))
 }
 

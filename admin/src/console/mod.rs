@@ -84,6 +84,15 @@ impl Page<'_> {
         })
     }
 
+    /// The layout of `section` with the page's own fields of `extra` (an object) over it.
+    pub fn layout_with(&self, section: &str, extra: Value) -> Value {
+        let mut context = self.layout(section);
+        if let (Value::Object(context), Value::Object(extra)) = (&mut context, extra) {
+            context.extend(extra);
+        }
+        context
+    }
+
     /// Attributes of the console's cookies for this request.
     pub fn cookie_flags(&self) -> &'static str {
         session::cookie_flags(self.state, &self.parts.headers)

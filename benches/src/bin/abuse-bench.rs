@@ -6,28 +6,21 @@
 //! no failures). Needs the local stack (./dev/up) and release builds.
 
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use friction_benches::{load, rss_bytes, secs, sibling_binary, twenty_event_body, wait_for};
+use friction_benches::{
+    ingest_env, load, rss_bytes, secs, sibling_binary, twenty_event_body, wait_for, Server,
+};
 use http_body_util::Full;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 
 /// Descriptors the ingest process may open.
 const FD_LIMIT: u32 = 512;
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// What one attack got and cost.
 struct Tally {
@@ -201,13 +194,8 @@ fn gzip_amplifier() -> Bytes {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let each = secs("BENCH_SECS", 8);
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64;
-    let body = Bytes::from(twenty_event_body(now));
+    let body = Bytes::from(twenty_event_body(friction_schema::now_ms()));
 
-    let stack = friction_testkit::stack();
     let ch = friction_testkit::fresh_database().await;
     let topic = friction_testkit::fresh_topic(3).await;
     let new_key = |name: &str| friction_store::keys::NewKey {
@@ -223,37 +211,25 @@ async fn main() {
     let addr: SocketAddr = format!("127.0.0.1:{}", friction_testkit::free_port())
         .parse()
         .unwrap();
-    let ops = format!("127.0.0.1:{}", friction_testkit::free_port());
     let log_path = std::env::temp_dir().join(format!("abuse-bench-{}.log", std::process::id()));
     let log = std::fs::File::create(&log_path).unwrap();
-    let ingest = Server(
-        Command::new("sh")
-            .arg("-c")
-            .arg(format!(
-                "ulimit -n {FD_LIMIT} && exec {}",
-                sibling_binary("friction-ingest").display()
-            ))
-            .env("FRICTION_LISTEN", addr.to_string())
-            .env("FRICTION_OPS_LISTEN", &ops)
-            .env(
-                "FRICTION_KAFKA_BROKERS",
-                stack.get("KAFKA_BROKERS").unwrap(),
-            )
-            .env("FRICTION_CLICKHOUSE_URL", &ch.clickhouse_url)
-            .env("FRICTION_CLICKHOUSE_DATABASE", &ch.clickhouse_database)
-            .env("FRICTION_RAW_TOPIC", &topic)
-            .env("FRICTION_HTTP__HEADER_TIMEOUT_MS", "2000")
-            .env("FRICTION_HTTP__BODY_TIMEOUT_MS", "3000")
-            .env("FRICTION_HTTP__IDLE_TIMEOUT_MS", "3000")
-            .env("FRICTION_HTTP__WRITE_TIMEOUT_MS", "3000")
-            // One address may not take all the descriptors the limit leaves.
-            .env("FRICTION_HTTP__MAX_CONNECTIONS_PER_CLIENT", "256")
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap(),
-    );
+    let mut command = Command::new("sh");
+    command
+        .arg("-c")
+        .arg(format!(
+            "ulimit -n {FD_LIMIT} && exec {}",
+            sibling_binary("friction-ingest").display()
+        ))
+        .env("FRICTION_HTTP__HEADER_TIMEOUT_MS", "2000")
+        .env("FRICTION_HTTP__BODY_TIMEOUT_MS", "3000")
+        .env("FRICTION_HTTP__IDLE_TIMEOUT_MS", "3000")
+        .env("FRICTION_HTTP__WRITE_TIMEOUT_MS", "3000")
+        // One address may not take all the descriptors the limit leaves.
+        .env("FRICTION_HTTP__MAX_CONNECTIONS_PER_CLIENT", "256")
+        .stdout(Stdio::null())
+        .stderr(log);
+    ingest_env(&mut command, &addr.to_string(), &ch, &topic);
+    let ingest = Server(command.spawn().unwrap());
     wait_for(&addr.to_string()).await;
     let pid = ingest.0.id();
     let url = format!("http://{addr}/v1/events");
@@ -585,10 +561,7 @@ fn reqwest_like(
     move || {
         let (url, key) = (url.clone(), key.clone());
         Box::pin(async move {
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_millis() as i64;
+            let now = friction_schema::now_ms();
             let answer = friction_testkit::request(
                 "POST",
                 &url,

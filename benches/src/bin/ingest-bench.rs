@@ -2,24 +2,16 @@
 //! requests/s ratio, ingest CPU per event, p99 at half of ingest's max rate, and RSS
 //! during a flood of distinct unknown keys. Needs the local stack (./dev/up).
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use friction_benches::{
-    load, process_cpu, rss_bytes, secs, sibling_binary, twenty_event_body, wait_for, MakeRequest,
+    ingest_env, load, process_cpu, rss_bytes, secs, sibling_binary, twenty_event_body, wait_for,
+    MakeRequest, Server,
 };
 use http_body_util::Full;
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn post(url: String, key: Option<String>, body: Bytes) -> MakeRequest {
     Arc::new(move || {
@@ -39,13 +31,8 @@ async fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(64);
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64;
-    let body = Bytes::from(twenty_event_body(now));
+    let body = Bytes::from(twenty_event_body(friction_schema::now_ms()));
 
-    let stack = friction_testkit::stack();
     let ch = friction_testkit::fresh_database().await;
     let topic = friction_testkit::fresh_topic(6).await;
     let (key, _) = friction_store::keys::create(
@@ -54,7 +41,7 @@ async fn main() {
             name: "bench".into(),
             owner_id: "bench".into(),
             allowed_domains: vec![],
-            rate_limit_per_minute: u32::MAX / 2,
+            rate_limit_per_minute: friction_store::keys::MAX_RATE_LIMIT,
         },
     )
     .await
@@ -68,25 +55,10 @@ async fn main() {
             .unwrap(),
     );
     let ingest_addr = format!("127.0.0.1:{}", friction_testkit::free_port());
-    let ingest = Server(
-        Command::new(sibling_binary("friction-ingest"))
-            .env("FRICTION_LISTEN", &ingest_addr)
-            .env(
-                "FRICTION_OPS_LISTEN",
-                format!("127.0.0.1:{}", friction_testkit::free_port()),
-            )
-            .env(
-                "FRICTION_KAFKA_BROKERS",
-                stack.get("KAFKA_BROKERS").unwrap(),
-            )
-            .env("FRICTION_CLICKHOUSE_URL", &ch.clickhouse_url)
-            .env("FRICTION_CLICKHOUSE_DATABASE", &ch.clickhouse_database)
-            .env("FRICTION_RAW_TOPIC", &topic)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let mut command = Command::new(sibling_binary("friction-ingest"));
+    command.stdout(Stdio::null());
+    ingest_env(&mut command, &ingest_addr, &ch, &topic);
+    let ingest = Server(command.spawn().unwrap());
     wait_for(&bare_addr).await;
     wait_for(&ingest_addr).await;
 
