@@ -39,6 +39,19 @@ verify_sha256() { # file expected
   [ "$got" = "$2" ] || die "checksum mismatch for $1: got $got, want $2"
 }
 
+# Installs the Debian packages that are missing.
+install_apt() {
+  local missing=() pkg
+  for pkg in "$@"; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  log "installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
 # Is the process recorded under this name alive?
 running() {
   local pidfile="$PIDS/$1.pid"

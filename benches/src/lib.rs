@@ -131,11 +131,16 @@ pub async fn load(
                 + interval.map_or(Duration::ZERO, |i| i.mul_f64(c as f64 / connections as f64));
             let mut local = Vec::new();
             while !stop.load(Ordering::Relaxed) {
-                if let Some(i) = interval {
-                    tokio::time::sleep_until(next.into()).await;
-                    next += i;
-                }
-                let sent = Instant::now();
+                // At a fixed rate, latency counts from when the request was due, not
+                // from when it went out: a late send is time the client waited.
+                let sent = match interval {
+                    Some(i) => {
+                        tokio::time::sleep_until(next.into()).await;
+                        next += i;
+                        next - i
+                    }
+                    None => Instant::now(),
+                };
                 match client.request(make()).await {
                     Ok(resp) => {
                         let good = resp.status().is_success();
@@ -169,6 +174,66 @@ pub async fn load(
         elapsed,
         latencies,
     }
+}
+
+/// One figure of a benchmark, printed as a row of the results table that `./dev/bench`
+/// collects into `benches/RESULTS.md`. `limit` says what holds the figure back and is
+/// shown only when the target is not met.
+pub fn report(figure: &str, value: &str, baseline: &str, target: &str, met: bool, limit: &str) {
+    let verdict = match met {
+        true => "met".to_string(),
+        false => format!("not met: {limit}"),
+    };
+    println!("RESULT | {figure} | {value} | {baseline} | {target} | {verdict} |");
+}
+
+/// Requests/s that wrk (an established generator, closed loop) measures for `body` POSTed
+/// to `url` with `key`, over `connections` connections; None when wrk is not installed.
+pub fn wrk(
+    url: &str,
+    key: Option<&str>,
+    body: &[u8],
+    connections: usize,
+    duration: Duration,
+) -> Option<f64> {
+    let dir = std::env::temp_dir().join(format!("friction-wrk-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).ok()?;
+    let body_path = dir.join("body.json");
+    std::fs::write(&body_path, body).ok()?;
+    let script = dir.join("post.lua");
+    let key_line = key.map_or(String::new(), |k| {
+        format!("wrk.headers[\"x-api-key\"] = \"{k}\"\n")
+    });
+    std::fs::write(
+        &script,
+        format!(
+            "local f = io.open(\"{}\", \"rb\")\nwrk.method = \"POST\"\nwrk.body = f:read(\"*a\")\nf:close()\nwrk.headers[\"Content-Type\"] = \"application/json\"\n{key_line}",
+            body_path.display()
+        ),
+    )
+    .ok()?;
+    let out = std::process::Command::new("wrk")
+        .arg("-t2")
+        .arg(format!("-c{connections}"))
+        .arg(format!("-d{}s", duration.as_secs()))
+        .arg("-s")
+        .arg(&script)
+        .arg(url)
+        .output()
+        .ok()?;
+    let _ = std::fs::remove_dir_all(&dir);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let non_2xx = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Non-2xx or 3xx responses:"))
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .unwrap_or(0);
+    if non_2xx > 0 {
+        eprintln!("wrk saw {non_2xx} non-2xx answers from {url}");
+    }
+    text.lines()
+        .find_map(|l| l.strip_prefix("Requests/sec:"))
+        .and_then(|v| v.trim().parse().ok())
 }
 
 /// A binary built next to the running benchmark (same target directory and profile).

@@ -10,7 +10,9 @@ use sha2::{Digest, Sha256};
 
 use crate::dlq::Source;
 
-/// When a batch is written.
+/// When a batch is written: once it is full or old enough, or as soon as the consumer
+/// has caught up with its partitions, if `min_interval` has passed since the previous
+/// write. Quiet streams are written at once; under load inserts stay large.
 #[derive(Debug, Clone, Copy)]
 pub struct BatchLimits {
     /// Rows.
@@ -19,7 +21,12 @@ pub struct BatchLimits {
     pub max_bytes: usize,
     /// Age of the first message.
     pub max_age: Duration,
+    /// Least time between two writes of a caught-up consumer.
+    pub min_interval: Duration,
 }
+
+/// The longest a poll waits, so shutdown is noticed.
+const IDLE_POLL: Duration = Duration::from_millis(100);
 
 /// Bytes of each message that go into the token: the envelope opens with its header,
 /// whose batch id and part make every message ingest writes unique.
@@ -60,13 +67,33 @@ impl Batch {
         self.ranges.is_empty()
     }
 
-    /// Whether the batch is full or old enough at `now`.
-    pub fn due(&self, limits: &BatchLimits, now: Instant) -> bool {
+    /// Whether the batch is to be written at `now`: full, old enough, or `caught_up`
+    /// (nothing more to read now) with `min_interval` passed since `last_write`.
+    pub fn due(
+        &self,
+        limits: &BatchLimits,
+        now: Instant,
+        caught_up: bool,
+        last_write: Instant,
+    ) -> bool {
+        let Some(started) = self.started else {
+            return false;
+        };
         self.rows >= limits.max_rows
             || self.bytes >= limits.max_bytes
-            || self
-                .started
-                .is_some_and(|s| now.saturating_duration_since(s) >= limits.max_age)
+            || now.saturating_duration_since(started) >= limits.max_age
+            || (caught_up && now.saturating_duration_since(last_write) >= limits.min_interval)
+    }
+
+    /// How long the loop may wait for the next message before this batch is due, with
+    /// the same reading of `last_write`.
+    pub fn wait(&self, limits: &BatchLimits, now: Instant, last_write: Instant) -> Duration {
+        let Some(started) = self.started else {
+            return IDLE_POLL;
+        };
+        let by_age = (started + limits.max_age).saturating_duration_since(now);
+        let by_interval = (last_write + limits.min_interval).saturating_duration_since(now);
+        by_age.min(by_interval).min(IDLE_POLL)
     }
 
     /// The same for a retry of the same messages, and different for any other batch:
@@ -107,6 +134,7 @@ mod tests {
         max_rows: 10,
         max_bytes: 1000,
         max_age: Duration::from_millis(500),
+        min_interval: Duration::from_millis(200),
     };
 
     fn at(partition: i32, offset: i64) -> Source {
@@ -116,20 +144,49 @@ mod tests {
     #[test]
     fn is_due_by_rows_bytes_or_age() {
         let clock = Clock::manual();
+        let written = clock.now();
+        let due = |b: &Batch, caught_up| b.due(&LIMITS, clock.now(), caught_up, written);
         let mut batch = Batch::default();
-        assert!(!batch.due(&LIMITS, clock.now()));
+        assert!(!due(&batch, true));
         batch.push(b"{}", 3, at(0, 1), clock.now());
         clock.advance(Duration::from_millis(499));
-        assert!(!batch.due(&LIMITS, clock.now()));
+        assert!(!due(&batch, false));
         clock.advance(Duration::from_millis(1));
-        assert!(batch.due(&LIMITS, clock.now()));
+        assert!(due(&batch, false));
 
         let mut by_rows = Batch::default();
         by_rows.push(b"{}", 10, at(0, 1), clock.now());
-        assert!(by_rows.due(&LIMITS, clock.now()));
+        assert!(due(&by_rows, false));
         let mut by_bytes = Batch::default();
         by_bytes.push(&[b' '; 1000], 1, at(0, 1), clock.now());
-        assert!(by_bytes.due(&LIMITS, clock.now()));
+        assert!(due(&by_bytes, false));
+    }
+
+    #[test]
+    fn a_caught_up_consumer_writes_at_once_but_not_more_often_than_the_interval() {
+        let clock = Clock::manual();
+        let written = clock.now();
+        let mut batch = Batch::default();
+        assert_eq!(
+            batch.wait(&LIMITS, clock.now(), written),
+            Duration::from_millis(100)
+        );
+        clock.advance(Duration::from_millis(50));
+        batch.push(b"{}", 1, at(0, 1), clock.now());
+        assert!(!batch.due(&LIMITS, clock.now(), true, written));
+        assert_eq!(
+            batch.wait(&LIMITS, clock.now(), written),
+            Duration::from_millis(100)
+        );
+        clock.advance(Duration::from_millis(100));
+        assert_eq!(
+            batch.wait(&LIMITS, clock.now(), written),
+            Duration::from_millis(50)
+        );
+        clock.advance(Duration::from_millis(50));
+        assert!(!batch.due(&LIMITS, clock.now(), false, written));
+        assert!(batch.due(&LIMITS, clock.now(), true, written));
+        assert_eq!(batch.wait(&LIMITS, clock.now(), written), Duration::ZERO);
     }
 
     #[test]

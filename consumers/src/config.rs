@@ -33,6 +33,9 @@ pub struct ConsumersConfig {
     pub batch_max_bytes: usize,
     /// ...or its first message is this old.
     pub batch_max_age_ms: u64,
+    /// A batch is also written as soon as the consumer has read everything there is,
+    /// if this long has passed since the previous write (0: at once).
+    pub batch_min_interval_ms: u64,
     /// First retry delay after a failed write; doubles (with jitter) up to `retry_max_ms`.
     pub retry_initial_ms: u64,
     /// Longest delay between insert retries.
@@ -54,6 +57,7 @@ impl Default for ConsumersConfig {
             batch_max_rows: 5_000,
             batch_max_bytes: 16 << 20,
             batch_max_age_ms: 1_000,
+            batch_min_interval_ms: 200,
             retry_initial_ms: 200,
             retry_max_ms: 10_000,
             session_timeout_ms: 10_000,

@@ -10,7 +10,7 @@
 //! never during one.
 
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use friction_service::backoff::Backoff;
 use friction_service::clock::Clock;
@@ -24,7 +24,7 @@ use crate::batch::{Batch, BatchLimits};
 use crate::decode::DeadLetter;
 use crate::dlq::{DeadLetters, Source};
 use crate::metrics::Metrics;
-use crate::writer::{WriteError, Writer, Written};
+use crate::writer::{Scratch, WriteError, Writer, Written};
 
 /// How long a failing write is retried.
 #[derive(Debug, Clone, Copy)]
@@ -37,14 +37,16 @@ pub enum Retries {
 
 struct State {
     batch: Batch,
-    scratch: Vec<u8>,
+    scratch: Scratch,
+    /// When the last write ended (or the loop started).
+    last_write: Instant,
 }
 
 /// Dead letters of a batch already acknowledged, by list, so a retry sends each once.
 #[derive(Default)]
 struct DeadLettersSent {
     /// Of the events and messages the writer could not decode.
-    salvaged: usize,
+    undecoded: usize,
     /// Of the messages ClickHouse refused.
     refused: usize,
 }
@@ -97,7 +99,8 @@ impl Shared {
         Arc::new(Shared {
             state: Mutex::new(State {
                 batch: Batch::default(),
-                scratch: Vec::new(),
+                scratch: Scratch::default(),
+                last_write: p.clock.now(),
             }),
             writer: p.writer,
             dead_letters: p.dead_letters,
@@ -170,7 +173,7 @@ impl Shared {
     fn attempt(
         &self,
         batch: &Batch,
-        scratch: &mut Vec<u8>,
+        scratch: &mut Scratch,
         token: &str,
         sent: &mut DeadLettersSent,
     ) -> Result<Written, String> {
@@ -182,7 +185,7 @@ impl Shared {
             Ok(outcome) => {
                 self.clickhouse_ready.set(true);
                 let letters = outcome.dead.iter().map(|(l, s)| (l, *s));
-                self.send_dead_letters(letters, &mut sent.salvaged)
+                self.send_dead_letters(letters, &mut sent.undecoded)
                     .map_err(|e| format!("dead-letter topic: {e}"))?;
                 Ok(outcome.written)
             }
@@ -225,6 +228,7 @@ impl Shared {
         let committed = self.write_and_commit(&batch, &mut scratch, consumer, retries);
         let mut state = self.lock();
         state.scratch = scratch;
+        state.last_write = self.clock.now();
         if !committed {
             state.batch = batch;
         }
@@ -234,7 +238,7 @@ impl Shared {
     fn write_and_commit<C: ConsumerContext>(
         &self,
         batch: &Batch,
-        scratch: &mut Vec<u8>,
+        scratch: &mut Scratch,
         consumer: &BaseConsumer<C>,
         retries: Retries,
     ) -> bool {
@@ -307,9 +311,23 @@ impl Shared {
         }
     }
 
-    /// Writes the batch if it is due now.
-    pub fn flush_if_due<C: ConsumerContext>(&self, consumer: &BaseConsumer<C>) {
-        let due = self.lock().batch.due(&self.limits, self.clock.now());
+    /// How long the loop may wait for a message before the batch is due.
+    pub fn poll_timeout(&self) -> Duration {
+        let state = self.lock();
+        state
+            .batch
+            .wait(&self.limits, self.clock.now(), state.last_write)
+    }
+
+    /// Writes the batch if it is due now; `caught_up` says the last poll found nothing
+    /// more to read.
+    pub fn flush_if_due<C: ConsumerContext>(&self, consumer: &BaseConsumer<C>, caught_up: bool) {
+        let due = {
+            let state = self.lock();
+            state
+                .batch
+                .due(&self.limits, self.clock.now(), caught_up, state.last_write)
+        };
         if due {
             self.flush(consumer, Retries::UntilShutdown);
         }

@@ -2,9 +2,9 @@
 //! `friction_events`, `heatmap_data` and `page_performance_metrics`.
 //!
 //! Layout: [`worker`] is the consume loop over the [`batch`] model; [`flush`] writes a
-//! batch back (retries, dead letters, commits); [`writer`] decodes each message once, straight into rows, and writes
-//! them with the `clickhouse` crate; [`decode`] counts events on arrival and salvages what
-//! does not decode; [`dlq`] parks what cannot be stored; [`rebalance`] writes the batch
+//! batch back (retries, dead letters, commits); [`writer`] decodes each message once,
+//! straight into rows, and writes them with the `clickhouse` crate; [`decode`] counts
+//! events on arrival and names what does not decode; [`dlq`] parks what cannot be stored; [`rebalance`] writes the batch
 //! before partitions go; [`probe`] reports readiness and lag from its own thread;
 //! [`metrics`] and [`config`].
 #![warn(missing_docs)]
@@ -79,6 +79,7 @@ pub async fn run(
             max_rows: config.batch_max_rows,
             max_bytes: config.batch_max_bytes,
             max_age: Duration::from_millis(config.batch_max_age_ms),
+            min_interval: Duration::from_millis(config.batch_min_interval_ms),
         },
         retry_initial: Duration::from_millis(config.retry_initial_ms),
         retry_max: Duration::from_millis(config.retry_max_ms),

@@ -1,12 +1,11 @@
 //! The consume loop. Each instance runs one loop on its own thread: poll a message, count
 //! its events, add it to the batch, and write the batch back ([`crate::flush`]) when it
-//! is full or old enough. Rebalances happen inside `poll` ([`crate::rebalance`]).
-
-use std::sync::Arc;
-use std::time::Duration;
+//! is full or old enough, or as soon as a poll finds nothing more to read. Rebalances
+//! happen inside `poll` ([`crate::rebalance`]).
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::Message;
+use std::sync::Arc;
 
 use crate::decode;
 use crate::dlq::Source;
@@ -16,7 +15,8 @@ use crate::rebalance::Context;
 /// Runs the loop until shutdown. Blocking: call on a thread of its own.
 pub fn run(consumer: BaseConsumer<Context>, shared: Arc<Shared>) {
     while !shared.stopping() {
-        match consumer.poll(Duration::from_millis(100)) {
+        let mut caught_up = false;
+        match consumer.poll(shared.poll_timeout()) {
             Some(Ok(message)) => {
                 let source = Source {
                     partition: message.partition(),
@@ -26,9 +26,9 @@ pub fn run(consumer: BaseConsumer<Context>, shared: Arc<Shared>) {
                 shared.push(payload, decode::count_events(payload), source);
             }
             Some(Err(e)) => tracing::warn!(error = %e, "kafka consumer error"),
-            None => {}
+            None => caught_up = true,
         }
-        shared.flush_if_due(&consumer);
+        shared.flush_if_due(&consumer, caught_up);
     }
     tracing::info!("consumer stopping; writing the last batch");
     shared.drain(&consumer);

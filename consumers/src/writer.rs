@@ -1,15 +1,16 @@
 //! Writing a batch of raw messages into the three event tables with the `clickhouse`
-//! crate (RowBinary). Each message is decoded here, once, straight into rows; one that
-//! does not decode is salvaged and its bad events returned as dead letters. Each table
+//! crate (RowBinary). Each message is decoded here, once, from its simd-json tape
+//! straight into rows that borrow its strings; an event that does not read, or a message
+//! that does not, is returned as a dead letter and the rest is written. Each table
 //! gets one INSERT per batch carrying the batch's `insert_deduplication_token`, so a
 //! retried batch is dropped by ClickHouse instead of written twice.
 
-use friction_schema::envelope::{self, Envelope};
+use friction_schema::envelope::{Decoder, EnvelopeHeader};
 use friction_schema::rows::{table, EventRow, FrictionRow, HeatmapRow, PerformanceRow};
-use friction_schema::{Kind, PerKind};
+use friction_schema::{Event, Kind, PerKind};
 use friction_store::clickhouse_error;
 
-use crate::decode::{self, DeadLetter};
+use crate::decode::DeadLetter;
 use crate::dlq::Source;
 
 /// Rows written per table.
@@ -43,6 +44,13 @@ fn classify(e: clickhouse::error::Error) -> WriteError {
     }
 }
 
+/// Buffers reused from one write to the next.
+#[derive(Default)]
+pub struct Scratch {
+    decoder: Decoder,
+    message: Vec<u8>,
+}
+
 /// Writes batches.
 #[derive(Clone)]
 pub struct Writer {
@@ -56,30 +64,42 @@ impl Writer {
     }
 
     /// Writes every event of `payloads` (raw messages) with `token` for de-duplication.
-    /// `scratch` is reused for in-place decoding.
     pub async fn write<'p>(
         &self,
         payloads: impl Iterator<Item = (&'p [u8], Source)>,
         token: &str,
-        scratch: &mut Vec<u8>,
+        scratch: &mut Scratch,
     ) -> Result<Outcome, WriteError> {
         let mut inserts = Inserts::new(&self.client, token);
         let mut dead = Vec::new();
+        let Scratch { decoder, message } = scratch;
         for (payload, source) in payloads {
-            scratch.clear();
-            scratch.extend_from_slice(payload);
-            if let Ok(env) = envelope::decode(scratch) {
-                inserts.put(&env).await?;
-                continue;
-            }
-            match decode::salvage(payload) {
-                Ok(mut checked) => {
-                    dead.extend(checked.dead.into_iter().map(|d| (d, source)));
-                    if let Ok(env) = envelope::decode(&mut checked.payload) {
-                        inserts.put(&env).await?;
+            message.clear();
+            message.extend_from_slice(payload);
+            let decoded = match decoder.decode(message) {
+                Ok(decoded) => decoded,
+                Err(e) => {
+                    let letter = DeadLetter {
+                        payload: payload.to_vec(),
+                        reason: e.reason(),
+                        detail: e.to_string(),
+                    };
+                    dead.push((letter, source));
+                    continue;
+                }
+            };
+            for event in decoded.events {
+                match event {
+                    Ok(event) => inserts.put(&decoded.header, &event).await?,
+                    Err(bad) => {
+                        let letter = DeadLetter {
+                            payload: bad.json.into_bytes(),
+                            reason: "invalid_event",
+                            detail: bad.error.to_string(),
+                        };
+                        dead.push((letter, source));
                     }
                 }
-                Err(letter) => dead.push((letter, source)),
             }
         }
         Ok(Outcome {
@@ -114,16 +134,17 @@ impl<'c> Inserts<'c> {
         }
     }
 
-    async fn put(&mut self, env: &Envelope<'_>) -> Result<(), WriteError> {
+    async fn put(
+        &mut self,
+        header: &EnvelopeHeader<'_>,
+        event: &Event<'_>,
+    ) -> Result<(), WriteError> {
         let (client, token) = (self.client, self.token);
-        for event in &env.events {
-            match EventRow::new(&env.header, event) {
-                EventRow::Friction(row) => self.friction.put(client, token, &row).await?,
-                EventRow::Heatmap(row) => self.heatmap.put(client, token, &row).await?,
-                EventRow::Performance(row) => self.performance.put(client, token, &row).await?,
-            }
+        match EventRow::new(header, event) {
+            EventRow::Friction(row) => self.friction.put(client, token, &row).await,
+            EventRow::Heatmap(row) => self.heatmap.put(client, token, &row).await,
+            EventRow::Performance(row) => self.performance.put(client, token, &row).await,
         }
-        Ok(())
     }
 
     async fn end(self) -> Result<Written, WriteError> {

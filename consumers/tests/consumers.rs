@@ -6,8 +6,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use friction_consumers::ConsumersConfig;
-use friction_schema::batch::{self, Limits};
-use friction_schema::envelope::{self, EnvelopeHeader, ENVELOPE_VERSION};
+use friction_schema::envelope::{EnvelopeHeader, ENVELOPE_VERSION};
 use friction_schema::topics::DLQ_REASON_HEADER;
 use friction_service::config::{ClickHouseConfig, KafkaConfig};
 use friction_service::shutdown::{self, Trigger};
@@ -135,11 +134,7 @@ impl Setup {
                     wire_event(id, m * per_message + i, now)
                 })
                 .collect();
-            let mut body = json!({ "events": wire }).to_string().into_bytes();
-            let tape = batch::to_tape(&mut body).unwrap();
-            let (mut events, mut rejected) = (Vec::new(), Vec::new());
-            batch::parse_batch(&tape, &Limits::default(), now, &mut events, &mut rejected).unwrap();
-            assert!(rejected.is_empty());
+            let body = json!({ "events": wire }).to_string();
             let header = EnvelopeHeader {
                 v: ENVELOPE_VERSION,
                 batch_id: Uuid::new_v4(),
@@ -150,13 +145,7 @@ impl Setup {
                 client_ip: "198.51.100.0",
                 user_agent: "test-agent",
             };
-            let mut payloads = Vec::new();
-            envelope::encode::<()>(&header, &events, 1 << 20, &mut Vec::new(), |p| {
-                payloads.push(p.to_vec());
-                Ok(())
-            })
-            .unwrap();
-            for p in payloads {
+            for p in kit::envelopes(&body, &header, 1 << 20) {
                 let key = format!("session-{}", m % 7);
                 producer
                     .send(
@@ -475,6 +464,7 @@ async fn revocation_writes_and_commits_the_batch_before_giving_partitions_up() {
     let config = ConsumersConfig {
         batch_max_rows: 1_000_000,
         batch_max_age_ms: 600_000,
+        batch_min_interval_ms: 600_000,
         ..s.config()
     };
     let (a_url, a_stop, a_task) = s.start(config.clone()).await;

@@ -5,8 +5,7 @@ use std::time::Duration;
 
 use friction_consumers::dlq::Source;
 use friction_consumers::writer::Writer;
-use friction_schema::batch::{self, Limits};
-use friction_schema::envelope::{self, EnvelopeHeader, ENVELOPE_VERSION};
+use friction_schema::envelope::{EnvelopeHeader, ENVELOPE_VERSION};
 use friction_schema::now_ms;
 use friction_testkit as kit;
 use serde_json::json;
@@ -49,11 +48,6 @@ async fn every_cookbook_query_runs_and_returns_rows() {
     let ch = kit::fresh_database().await;
     let client = ch.client();
     let now = now_ms();
-    let mut body = sample_batch(now).into_bytes();
-    let tape = batch::to_tape(&mut body).unwrap();
-    let (mut events, mut rejected) = (Vec::new(), Vec::new());
-    batch::parse_batch(&tape, &Limits::default(), now, &mut events, &mut rejected).unwrap();
-    assert!(rejected.is_empty(), "{rejected:?}");
     let header = EnvelopeHeader {
         v: ENVELOPE_VERSION,
         batch_id: Uuid::new_v4(),
@@ -64,12 +58,7 @@ async fn every_cookbook_query_runs_and_returns_rows() {
         client_ip: "203.0.113.0",
         user_agent: "Mozilla/5.0",
     };
-    let mut message = Vec::new();
-    envelope::encode::<()>(&header, &events, 1 << 20, &mut Vec::new(), |m| {
-        message = m.to_vec();
-        Ok(())
-    })
-    .unwrap();
+    let message = kit::envelopes(&sample_batch(now), &header, 1 << 20).remove(0);
     let writer = Writer::new(client.clone());
     // Written twice with different tokens, as a redelivery after a crash would be: the
     // cookbook's counts must not change.
@@ -85,7 +74,7 @@ async fn every_cookbook_query_runs_and_returns_rows() {
                 )]
                 .into_iter(),
                 token,
-                &mut Vec::new(),
+                &mut Default::default(),
             )
             .await
             .unwrap();

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use friction_ingest::IngestConfig;
+use friction_schema::envelope;
 use friction_schema::now_ms;
+use friction_schema::rows::EventRow;
 use friction_service::config::{ClickHouseConfig, KafkaConfig};
 use friction_service::shutdown::{self, Trigger};
 use friction_store::keys::{self, NewKey};
@@ -168,9 +170,16 @@ async fn accepted_batch_lands_on_the_topic_with_its_envelope() {
         events[0]["event_id"],
         "0b5e6f4c-8f0e-4b8e-9a61-2f1d3c4b5a01"
     );
-    // The example's clock is far in the past: corrected, the client's time kept.
-    assert_eq!(events[0]["clock_corrected"], true);
-    assert_eq!(events[0]["client_timestamp"], 1764100000000i64);
+    // Forwarded as sent: the example's clock is far in the past, so every event is
+    // listed as corrected and reads back with the receive time, the client's time kept.
+    assert_eq!(events[0]["timestamp"], 1764100000000i64);
+    assert_eq!(envelope["corrected"].as_array().unwrap().len(), 11);
+    let mut bytes = m.payload().unwrap().to_vec();
+    let decoded = envelope::Decoder::default().decode(&mut bytes).unwrap();
+    let first = decoded.events[0].as_ref().unwrap();
+    assert!(first.clock_corrected);
+    assert_eq!(first.client_timestamp, 1764100000000);
+    assert_eq!(first.timestamp, decoded.header.received_at);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -185,7 +194,19 @@ async fn owner_and_key_come_from_the_key_never_the_payload() {
     let envelope: Value = serde_json::from_str(kit::payload(m)).unwrap();
     assert_eq!(envelope["header"]["key_id"], h.key_id.to_string());
     assert_ne!(envelope["header"]["owner_id"], "someone-else");
-    assert!(envelope["events"][0].get("owner_id").is_none());
+    // The event is forwarded as sent, but its row takes the owner from the header.
+    let mut bytes = m.payload().unwrap().to_vec();
+    let decoded = envelope::Decoder::default().decode(&mut bytes).unwrap();
+    let event = decoded.events[0].as_ref().unwrap();
+    match EventRow::new(&decoded.header, event) {
+        EventRow::Heatmap(row) => {
+            assert_eq!(
+                (row.owner_id, row.key_id),
+                (decoded.header.owner_id, h.key_id)
+            )
+        }
+        other => panic!("a click is a heatmap row: {other:?}"),
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -588,6 +609,24 @@ async fn a_flood_of_random_keys_starves_neither_known_nor_new_keys() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_that_could_be_read_two_ways_is_refused() {
+    // Ingest forwards the array it validated, byte for byte: a second `events` key or
+    // an escaped one must not let unvalidated bytes through.
+    let h = Harness::start(|_| {}).await;
+    let good = batch(vec![event("click", json!({}))]);
+    let inner = &good[good.find('[').unwrap()..good.rfind(']').unwrap() + 1];
+    for body in [
+        format!(r#"{{"events":{inner},"events":[{{"type":"click"}}]}}"#),
+        format!(r#"{{"ev\u0065nts":{inner},"events":[1]}}"#),
+    ] {
+        let a = h.send(body.clone()).await;
+        assert_eq!(a.status, 400, "{body}: {:?}", a.body);
+        assert_eq!(a.json()["error"], "invalid_batch");
+    }
+    assert!(kit::read_messages(&h.kafka, &h.topic, 1, Duration::from_secs(2)).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_values_are_refused_and_never_echoed() {
     let h = Harness::start(|_| {}).await;
     let marker = "text/x-marker-4711";
@@ -627,23 +666,27 @@ async fn hostile_values_are_refused_and_never_echoed() {
         body["rejected"],
         json!([{"index": 2, "error": "invalid_field"}])
     );
-    let stored: Vec<String> = kit::read_messages(&h.kafka, &h.topic, 2, Duration::from_secs(30))
-        .iter()
-        .map(|m| kit::payload(m).to_owned())
-        .collect();
-    let stored = stored.join("\n");
+    let mut client_times = Vec::new();
+    let mut selectors = Vec::new();
+    for m in kit::read_messages(&h.kafka, &h.topic, 2, Duration::from_secs(30)) {
+        let mut bytes = m.payload().unwrap().to_vec();
+        let decoded = envelope::Decoder::default().decode(&mut bytes).unwrap();
+        for event in decoded.events {
+            let event = event.unwrap();
+            if event.clock_corrected {
+                client_times.push(event.client_timestamp);
+            }
+            selectors.push(event.selector.to_owned());
+        }
+    }
     assert!(
-        stored.contains("b\u{fffd}") && !stored.contains('\0'),
-        "{stored}"
+        selectors
+            .iter()
+            .any(|s| s.contains("b\u{fffd}") && !s.contains('\0')),
+        "{selectors:?}"
     );
-    assert!(
-        stored.contains("\"client_timestamp\":946684800000"),
-        "{stored}"
-    );
-    assert!(
-        stored.contains("\"client_timestamp\":4102444800000"),
-        "{stored}"
-    );
+    client_times.sort();
+    assert_eq!(client_times, [946_684_800_000, 4_102_444_800_000]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

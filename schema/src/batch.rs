@@ -1,15 +1,20 @@
 //! Parsing and validating a whole SDK batch (`{"events":[...]}`) with simd-json.
 //!
-//! The body is parsed once into a simd-json tape; each event is read from the tape into
-//! an [`Event`] that borrows its strings from the body. An invalid event is dropped and
-//! reported with its index; the rest of the batch goes on.
+//! The body is parsed once into a simd-json tape (on a copy, so the body itself stays
+//! as received); each event is read from the tape into an [`Event`] that borrows its
+//! strings. An invalid event is dropped and reported with its index; the rest of the
+//! batch goes on. Each valid event comes with its byte range in the body, which is what
+//! ingest forwards.
+
+use std::ops::Range;
 
 use serde::Serialize;
 use simd_json::prelude::*;
-use simd_json::tape::{Object, Tape, Value};
+use simd_json::tape::{Object, Value};
 use uuid::Uuid;
 
 use crate::event::{Event, EventError, EventType, ValidityFlags};
+use crate::spans::{self, SpanError};
 
 /// Validation limits; ingest makes them configurable.
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
@@ -29,6 +34,21 @@ pub struct Limits {
     pub max_clock_ahead_ms: i64,
     /// A client timestamp older than this is replaced by server time.
     pub max_clock_behind_ms: i64,
+}
+
+impl Limits {
+    /// No limits of size or count, for reading events a validating writer already
+    /// checked (consumers must not drop what ingest accepted under other settings).
+    pub fn trusted() -> Self {
+        Limits {
+            max_events: usize::MAX,
+            max_string_bytes: usize::MAX,
+            max_url_bytes: usize::MAX,
+            max_selector_bytes: usize::MAX,
+            max_stack_bytes: usize::MAX,
+            ..Limits::default()
+        }
+    }
 }
 
 impl Default for Limits {
@@ -57,6 +77,9 @@ pub enum BatchError {
     /// `events` is empty.
     #[error("batch has no events")]
     Empty,
+    /// A top-level key is written with escapes, or `events` appears twice.
+    #[error("top-level keys must be unique and written without escapes")]
+    AmbiguousKeys,
     /// More events than allowed.
     #[error("batch has {got} events; at most {max} are accepted")]
     TooManyEvents {
@@ -76,10 +99,121 @@ pub struct Rejection {
     pub error: EventError,
 }
 
-/// Parses `body` in place into a tape. The tape borrows the (now rewritten) body.
-pub fn to_tape(body: &mut [u8]) -> Result<Tape<'_>, BatchError> {
-    replace_lone_surrogates(body);
-    simd_json::to_tape(body).map_err(|_| BatchError::InvalidJson)
+/// A valid event and where it lies in the body.
+#[derive(Debug)]
+pub struct Accepted<'p> {
+    /// The event as read.
+    pub event: Event<'p>,
+    /// Its bytes in the body.
+    pub span: Range<usize>,
+}
+
+/// What validation made of a batch.
+#[derive(Debug)]
+pub struct Validated<'p> {
+    /// The valid events, in order.
+    pub accepted: Vec<Accepted<'p>>,
+    /// The others, by index.
+    pub rejected: Vec<Rejection>,
+}
+
+/// Parses batches, reusing its buffers from one to the next.
+#[derive(Default)]
+pub struct Parser {
+    copy: Vec<u8>,
+    buffers: simd_json::Buffers,
+}
+
+impl Parser {
+    /// Validates every event of `body`. Lone surrogate escapes are rewritten in the body
+    /// (see [`replace_lone_surrogates`]); nothing else in it changes. `now_ms` is the
+    /// server receive time, for clock correction.
+    pub fn validate<'p>(
+        &'p mut self,
+        body: &mut [u8],
+        limits: &Limits,
+        now_ms: i64,
+    ) -> Result<Validated<'p>, BatchError> {
+        replace_lone_surrogates(body);
+        self.copy.clear();
+        self.copy.extend_from_slice(body);
+        // Strings stay where they are in the input: their offsets are offsets in `body`.
+        let base = self.copy.as_ptr() as usize;
+        let offset = |s: &str| s.as_ptr() as usize - base;
+        let tape = simd_json::to_tape_with_buffers(&mut self.copy, &mut self.buffers)
+            .map_err(|_| BatchError::InvalidJson)?;
+        let root = tape.as_value();
+        let root = root.as_object().ok_or(BatchError::NotABatch)?;
+        // Top-level keys must read the same to every reader: unique `events`, no escapes
+        // (an escaped key is shorter once read than as written).
+        let written = |key: &str| body.get(offset(key)..offset(key) + key.len());
+        if root
+            .iter()
+            .any(|(key, _)| written(key) != Some(key.as_bytes()))
+            || root.keys().filter(|key| *key == "events").count() > 1
+        {
+            return Err(BatchError::AmbiguousKeys);
+        }
+        let mut keys = root.iter();
+        let list = keys
+            .by_ref()
+            .find(|(key, _)| *key == "events")
+            .and_then(|(_, e)| e.as_array())
+            .ok_or(BatchError::NotABatch)?;
+        let next_key = keys.next().map(|(key, _)| offset(key));
+        let len = list.len();
+        if len == 0 {
+            return Err(BatchError::Empty);
+        }
+        if len > limits.max_events {
+            return Err(BatchError::TooManyEvents {
+                got: len,
+                max: limits.max_events,
+            });
+        }
+        let first_keys: Vec<Option<usize>> = list
+            .iter()
+            .map(|e| {
+                let obj = e.as_object()?;
+                let (key, _) = obj.iter().next()?;
+                Some(offset(key))
+            })
+            .collect();
+        let spans = match spans::locate(body, &first_keys, next_key) {
+            Some(spans) => spans,
+            None => spans::event_spans(body).map_err(|e| match e {
+                SpanError::Ambiguous => BatchError::AmbiguousKeys,
+                SpanError::NotABatch => BatchError::NotABatch,
+            })?,
+        };
+        if spans.len() != len {
+            return Err(BatchError::NotABatch);
+        }
+        let mut out = Validated {
+            accepted: Vec::with_capacity(len),
+            rejected: Vec::new(),
+        };
+        for ((index, value), span) in list.iter().enumerate().zip(spans) {
+            match parse_event(value, limits) {
+                Ok(mut event) => {
+                    correct_clock(&mut event, now_ms, limits);
+                    out.accepted.push(Accepted { event, span });
+                }
+                Err(error) => out.rejected.push(Rejection { index, error }),
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Replaces an implausible client time (further ahead or behind `now_ms` than the
+/// limits allow) by `now_ms`, keeping what the client said in `client_timestamp`.
+pub fn correct_clock(event: &mut Event<'_>, now_ms: i64, limits: &Limits) {
+    let client = event.client_timestamp;
+    if client > now_ms + limits.max_clock_ahead_ms || client < now_ms - limits.max_clock_behind_ms {
+        event.timestamp = now_ms;
+        event.clock_corrected = true;
+    }
 }
 
 /// Rewrites every `\uXXXX` escape of half a UTF-16 surrogate pair (a high one not
@@ -99,7 +233,7 @@ pub fn replace_lone_surrogates(body: &mut [u8]) -> usize {
     let low = |u: u16| (0xDC00..=0xDFFF).contains(&u);
     let mut replaced = 0;
     let mut i = 0;
-    while let Some(offset) = body[i..].iter().position(|&b| b == b'\\') {
+    while let Some(offset) = memchr::memchr(b'\\', &body[i..]) {
         let at = i + offset;
         i = match unit(body, at) {
             // `\\`, `\"` and the like: skip the escaped character.
@@ -118,41 +252,6 @@ pub fn replace_lone_surrogates(body: &mut [u8]) -> usize {
         }
     }
     replaced
-}
-
-/// Validates every event of a batch tape, appending the valid ones to `events` and the
-/// refused ones to `rejected`. `now_ms` is the server receive time.
-pub fn parse_batch<'a>(
-    tape: &Tape<'a>,
-    limits: &Limits,
-    now_ms: i64,
-    events: &mut Vec<Event<'a>>,
-    rejected: &mut Vec<Rejection>,
-) -> Result<(), BatchError> {
-    let root = tape.as_value();
-    let list = root
-        .as_object()
-        .and_then(|o| o.get("events"))
-        .and_then(|e| e.as_array())
-        .ok_or(BatchError::NotABatch)?;
-    let len = list.len();
-    if len == 0 {
-        return Err(BatchError::Empty);
-    }
-    if len > limits.max_events {
-        return Err(BatchError::TooManyEvents {
-            got: len,
-            max: limits.max_events,
-        });
-    }
-    events.reserve(len);
-    for (index, value) in list.iter().enumerate() {
-        match parse_event(value, limits, now_ms) {
-            Ok(event) => events.push(event),
-            Err(error) => rejected.push(Rejection { index, error }),
-        }
-    }
-    Ok(())
 }
 
 /// Earliest client timestamp stored: 2000-01-01 (earlier ones are stored as this).
@@ -175,12 +274,9 @@ fn plausible_page_url(url: &str) -> bool {
         && !authority.contains('@')
 }
 
-/// Reads and validates one event of the wire format.
-pub fn parse_event<'a>(
-    value: Value<'_, 'a>,
-    limits: &Limits,
-    now_ms: i64,
-) -> Result<Event<'a>, EventError> {
+/// Reads and validates one event of the wire format. Its `timestamp` is the client's,
+/// bounded to the years stored; [`correct_clock`] decides whether to keep it.
+pub fn parse_event<'a>(value: Value<'_, 'a>, limits: &Limits) -> Result<Event<'a>, EventError> {
     let obj = value.as_object().ok_or(EventError::NotAnObject)?;
     let f = Fields::new(&obj);
 
@@ -198,13 +294,11 @@ pub fn parse_event<'a>(
         return Err(EventError::MissingField("session_id"));
     }
     // Outside these years a client clock is broken (and the value would not fit the
-    // stored column): the event is kept, clock-corrected, with the bound stored as what
-    // the client said.
+    // stored column): the bound is stored as what the client said, and clock
+    // correction replaces it.
     let client_timestamp = f
         .required_int(F::Timestamp, 0, i64::MAX)?
         .clamp(MIN_TIMESTAMP_MS, MAX_TIMESTAMP_MS);
-    let clock_corrected = client_timestamp > now_ms + limits.max_clock_ahead_ms
-        || client_timestamp < now_ms - limits.max_clock_behind_ms;
     let url = f.required_str(F::Url, limits.max_url_bytes)?;
     if !plausible_page_url(url) {
         return Err(EventError::InvalidField(F::Url.name()));
@@ -215,13 +309,9 @@ pub fn parse_event<'a>(
         event_type,
         session_id,
         page_view_id: f.str_or_empty(F::PageViewId, 128)?,
-        timestamp: if clock_corrected {
-            now_ms
-        } else {
-            client_timestamp
-        },
+        timestamp: client_timestamp,
         client_timestamp,
-        clock_corrected,
+        clock_corrected: false,
         url,
         referrer: f.str_or_empty(F::Referrer, limits.max_url_bytes)?,
         navigation_type: "",
@@ -426,17 +516,17 @@ mod tests {
 
     fn parse(json: &str) -> (Result<(), BatchError>, Vec<String>, Vec<Rejection>) {
         let mut body = json.as_bytes().to_vec();
-        let tape = match to_tape(&mut body) {
-            Ok(t) => t,
+        let mut parser = Parser::default();
+        let validated = match parser.validate(&mut body, &Limits::default(), NOW) {
+            Ok(v) => v,
             Err(e) => return (Err(e), vec![], vec![]),
         };
-        let (mut events, mut rejected) = (Vec::new(), Vec::new());
-        let result = parse_batch(&tape, &Limits::default(), NOW, &mut events, &mut rejected);
-        let events = events
+        let events = validated
+            .accepted
             .iter()
-            .map(|e| serde_json::to_string(e).unwrap())
+            .map(|a| serde_json::to_string(&a.event).unwrap())
             .collect();
-        (result, events, rejected)
+        (Ok(()), events, validated.rejected)
     }
 
     fn event(extra: &str) -> String {

@@ -2,6 +2,7 @@
 //!
 //! - [`event`]: the events the SDK sends, their types and per-event validation;
 //! - [`batch`]: parsing a whole SDK batch with simd-json into validated events;
+//! - [`spans`]: where each event lies in a batch, to forward it as received;
 //! - [`envelope`]: the raw batch written to Kafka by ingest and read by consumers;
 //! - [`rows`]: the ClickHouse row types of the event tables;
 //! - [`api_key`]: the API key format and its `api_keys` row;
@@ -18,11 +19,12 @@ pub mod envelope;
 pub mod event;
 pub mod export;
 pub mod rows;
+pub mod spans;
 pub mod topics;
 pub mod url;
 
-pub use batch::{parse_batch, BatchError, Limits, Rejection};
-pub use envelope::{Envelope, EnvelopeHeader};
+pub use batch::{BatchError, Limits, Parser, Rejection};
+pub use envelope::EnvelopeHeader;
 pub use event::{Event, EventError, EventType, Kind, PerKind};
 
 /// Milliseconds since the Unix epoch: the unit of every timestamp in the model.

@@ -31,6 +31,38 @@ pub fn stack() -> Stack {
     Stack::load().expect("the local stack is up (run ./dev/up)")
 }
 
+/// The Kafka messages ingest would write for `body` (an SDK batch) under `header`:
+/// validated with the default limits at `header.received_at`, every event valid.
+pub fn envelopes(
+    body: &str,
+    header: &friction_schema::EnvelopeHeader<'_>,
+    max_bytes: usize,
+) -> Vec<Vec<u8>> {
+    use friction_schema::envelope::{self, RawEvent};
+    let mut body = body.as_bytes().to_vec();
+    let mut parser = friction_schema::Parser::default();
+    let limits = friction_schema::Limits::default();
+    let validated = parser
+        .validate(&mut body, &limits, header.received_at)
+        .expect("a batch");
+    assert!(validated.rejected.is_empty(), "{:?}", validated.rejected);
+    let raw: Vec<RawEvent<'_>> = validated
+        .accepted
+        .iter()
+        .map(|a| RawEvent {
+            bytes: &body[a.span.clone()],
+            clock_corrected: a.event.clock_corrected,
+        })
+        .collect();
+    let mut out = Vec::new();
+    envelope::encode::<()>(header, &raw, max_bytes, &mut Vec::new(), |m| {
+        out.push(m.to_vec());
+        Ok(())
+    })
+    .expect("encoding into memory");
+    out
+}
+
 /// A short unique name.
 pub fn unique(prefix: &str) -> String {
     format!("{prefix}_{}", &Uuid::new_v4().simple().to_string()[..12])

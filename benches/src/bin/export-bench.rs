@@ -113,5 +113,13 @@ async fn main() {
             stored.pages,
             stored.bytes,
         );
+        friction_benches::report(
+            &format!("30-day friction summary PDF over {events} events ({run} run)"),
+            &format!("{:.2} s", total.as_secs_f64()),
+            "none",
+            "<= 10 s",
+            total <= Duration::from_secs(10),
+            "the engine scanning the period with FINAL",
+        );
     }
 }

@@ -2,13 +2,15 @@
 //! the policy (cached key, origin, rate limit), and only then is the body read, parsed,
 //! enriched and written to Kafka. 200 is answered only once Kafka acknowledged.
 
+use std::cell::RefCell;
 use std::net::IpAddr;
 use std::time::Duration;
 
+use rdkafka::producer::DeliveryFuture;
 use tokio::sync::OwnedSemaphorePermit;
 
-use friction_schema::envelope::{EnvelopeHeader, ENVELOPE_VERSION};
-use friction_schema::{batch, BatchError, Event, Limits, PerKind, Rejection};
+use friction_schema::envelope::{EnvelopeHeader, RawEvent, ENVELOPE_VERSION};
+use friction_schema::{BatchError, Parser, PerKind, Rejection};
 use friction_service::http::{json, Body};
 use http::request::Parts;
 use http::{Response, StatusCode};
@@ -17,7 +19,7 @@ use uuid::Uuid;
 use crate::body;
 use crate::enrich;
 use crate::error::{rejected_json, ApiError};
-use crate::policy::{self, Rate, Refused};
+use crate::policy::{self, Admitted, Rate, Refused};
 use crate::sink::kafka::SinkError;
 use crate::state::State;
 
@@ -103,91 +105,147 @@ where
         .await
         .map_err(known)?;
     let received_at = state.clock.now_ms();
-    let body_len = decoded.len();
-    let mut events = Vec::new();
-    let mut rejected = Vec::new();
-    // The references travel as one value, so the closure moves them rather than
-    // reborrowing them for its own call only.
-    let into = (decoded.as_mut_slice(), &mut events, &mut rejected);
-    let limits = &state.settings.limits;
-    let parse = move || parse_into(into, limits, received_at);
-    // A large body takes milliseconds to parse: hand this worker's other requests to
-    // another thread meanwhile (possible on the multi-threaded runtime only).
-    let large = body_len > LARGE_BODY_BYTES
-        && tokio::runtime::Handle::current().runtime_flavor()
-            == tokio::runtime::RuntimeFlavor::MultiThread;
-    let parsed = match large {
-        true => tokio::task::block_in_place(parse),
-        false => parse(),
-    };
-    drop(slot);
-    parsed.map_err(|e| known(batch_error(e)))?;
-    for r in &rejected {
-        state
-            .metrics
-            .events_rejected
-            .with_label_values(&[r.error.code()])
-            .inc();
-    }
-    if events.is_empty() {
-        return Err(known(ApiError::InvalidEvents(rejected)));
-    }
-
-    // Valid: now it counts against the key's limit.
-    let rate = state.policy.spend(&admitted, state.clock.now())?;
-
-    let mut breakdown = Breakdown::default();
-    for e in &events {
-        *breakdown.get_mut(e.event_type.kind()) += 1;
-    }
-
-    let settings = &state.settings;
-    let mut ip = client;
-    if settings.anonymize_ip {
-        ip = enrich::anonymize(ip);
-    }
-    let client_ip = ip.to_string();
-    let header = EnvelopeHeader {
-        v: ENVELOPE_VERSION,
-        batch_id: Uuid::new_v4(),
-        part: 0,
-        owner_id: &key.owner_id,
-        key_id: key.key_id,
+    let request = Request {
+        admitted: &admitted,
         received_at,
-        client_ip: &client_ip,
+        client,
         user_agent,
     };
-    // One session's events share a partition, so they keep their order.
-    let partition_key = events[0].session_id;
-    let mut buf = Vec::with_capacity(body_len + 512);
-    match state
-        .sink
-        .send(partition_key, &header, &events, &mut buf)
-        .await
-    {
+    // Parsing, validation, encoding and queueing run in one go on this thread's reused
+    // buffers; only the wait for the broker's acknowledgement is asynchronous.
+    // A large body takes milliseconds to parse: hand this worker's other requests to
+    // another thread meanwhile (possible on the multi-threaded runtime only).
+    let large = decoded.len() > LARGE_BODY_BYTES
+        && tokio::runtime::Handle::current().runtime_flavor()
+            == tokio::runtime::RuntimeFlavor::MultiThread;
+    let body = decoded.as_mut_slice();
+    let work = move || SCRATCH.with_borrow_mut(move |scratch| queue(state, request, body, scratch));
+    let queued = match large {
+        true => tokio::task::block_in_place(work),
+        false => work(),
+    };
+    drop(slot);
+    let queued = queued?;
+    match state.sink.acked(queued.pending).await {
         Ok(messages) => state.metrics.kafka_messages.inc_by(messages as u64),
-        Err(e) => {
-            let kind = match e {
-                SinkError::QueueFull => "queue_full",
-                SinkError::Timeout => "timeout",
-                SinkError::Kafka(_) => "error",
-            };
-            state.metrics.kafka_errors.with_label_values(&[kind]).inc();
-            tracing::warn!(error = %e, "batch not written to kafka");
-            return Err(known(ApiError::Unavailable(
-                "event storage (Kafka) is unavailable",
-            )));
-        }
+        Err(e) => return Err(known(unavailable(state, e))),
     }
-    for (kind, n) in breakdown.iter() {
+    for (kind, n) in queued.breakdown.iter() {
         state
             .metrics
             .events
             .with_label_values(&[kind.as_str()])
             .inc_by(*n);
     }
-    state.usage.record(key, events.len() as u64, received_at);
-    Ok((breakdown, rejected, Some(rate)))
+    state
+        .usage
+        .record(key, queued.breakdown.total(), received_at);
+    Ok((queued.breakdown, queued.rejected, Some(queued.rate)))
+}
+
+thread_local! {
+    /// Buffers reused by every request a thread handles.
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+#[derive(Default)]
+struct Scratch {
+    parser: Parser,
+    message: Vec<u8>,
+}
+
+/// What the request brings besides its body.
+#[derive(Clone, Copy)]
+struct Request<'r> {
+    admitted: &'r Admitted,
+    received_at: i64,
+    client: IpAddr,
+    user_agent: &'r str,
+}
+
+/// A batch on its way to Kafka.
+struct Queued {
+    breakdown: Breakdown,
+    rejected: Vec<Rejection>,
+    rate: Rate,
+    pending: Vec<DeliveryFuture>,
+}
+
+/// Validates `body`, spends the key's rate, and queues the valid events as received
+/// (each message keyed by the first event's session, so one session's events share a
+/// partition and keep their order).
+fn queue(
+    state: &State,
+    request: Request<'_>,
+    body: &mut [u8],
+    scratch: &mut Scratch,
+) -> Result<Queued, Refused> {
+    let known = |error| request.admitted.refuse(error);
+    let settings = &state.settings;
+    let validated = scratch
+        .parser
+        .validate(body, &settings.limits, request.received_at)
+        .map_err(|e| known(batch_error(e)))?;
+    for r in &validated.rejected {
+        state
+            .metrics
+            .events_rejected
+            .with_label_values(&[r.error.code()])
+            .inc();
+    }
+    let Some(first) = validated.accepted.first() else {
+        return Err(known(ApiError::InvalidEvents(validated.rejected)));
+    };
+    // Valid: now it counts against the key's limit.
+    let rate = state.policy.spend(request.admitted, state.clock.now())?;
+
+    let mut breakdown = Breakdown::default();
+    let mut raw = Vec::with_capacity(validated.accepted.len());
+    for a in &validated.accepted {
+        *breakdown.get_mut(a.event.event_type.kind()) += 1;
+        raw.push(RawEvent {
+            bytes: &body[a.span.clone()],
+            clock_corrected: a.event.clock_corrected,
+        });
+    }
+    let ip = match settings.anonymize_ip {
+        true => enrich::anonymize(request.client),
+        false => request.client,
+    };
+    let client_ip = ip.to_string();
+    let key = &request.admitted.key;
+    let header = EnvelopeHeader {
+        v: ENVELOPE_VERSION,
+        batch_id: Uuid::new_v4(),
+        part: 0,
+        owner_id: &key.owner_id,
+        key_id: key.key_id,
+        received_at: request.received_at,
+        client_ip: &client_ip,
+        user_agent: request.user_agent,
+    };
+    let pending = state
+        .sink
+        .queue(first.event.session_id, &header, &raw, &mut scratch.message)
+        .map_err(|e| known(unavailable(state, e)))?;
+    Ok(Queued {
+        breakdown,
+        rejected: validated.rejected,
+        rate,
+        pending,
+    })
+}
+
+/// Counts and logs a batch Kafka did not take, for a 503.
+fn unavailable(state: &State, e: SinkError) -> ApiError {
+    let kind = match e {
+        SinkError::QueueFull => "queue_full",
+        SinkError::Timeout => "timeout",
+        SinkError::Kafka(_) => "error",
+    };
+    state.metrics.kafka_errors.with_label_values(&[kind]).inc();
+    tracing::warn!(error = %e, "batch not written to kafka");
+    ApiError::Unavailable("event storage (Kafka) is unavailable")
 }
 
 /// How long a compressed or large body waits for a slot before 503.
@@ -201,16 +259,6 @@ async fn heavy_slot(state: &State) -> Result<OwnedSemaphorePermit, ApiError> {
             "ingest is busy decoding large bodies",
         )),
     }
-}
-
-/// Parses `body` into its valid events and the rejections of the others.
-fn parse_into<'a>(
-    (body, events, rejected): (&'a mut [u8], &mut Vec<Event<'a>>, &mut Vec<Rejection>),
-    limits: &Limits,
-    received_at: i64,
-) -> Result<(), BatchError> {
-    let tape = batch::to_tape(body)?;
-    batch::parse_batch(&tape, limits, received_at, events, rejected)
 }
 
 fn batch_error(e: BatchError) -> ApiError {

@@ -9,8 +9,7 @@
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use friction_schema::envelope::{self, EnvelopeHeader};
-use friction_schema::Event;
+use friction_schema::envelope::{self, EnvelopeHeader, RawEvent};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
 use rdkafka::ClientConfig;
@@ -87,15 +86,16 @@ impl KafkaSink {
             .clone()
     }
 
-    /// Writes `events` under `header`, keyed by `key`, and returns once every message is
-    /// acknowledged. `buf` is reused for encoding.
-    pub async fn send(
+    /// Queues `events` under `header`, keyed by `key`, on the producer (which copies
+    /// each message: `buf` is free again on return). Await [`KafkaSink::acked`] on the
+    /// result before answering.
+    pub fn queue(
         &self,
         key: &str,
         header: &EnvelopeHeader<'_>,
-        events: &[Event<'_>],
+        events: &[RawEvent<'_>],
         buf: &mut Vec<u8>,
-    ) -> Result<usize, SinkError> {
+    ) -> Result<Vec<DeliveryFuture>, SinkError> {
         let producer = self.current();
         let mut pending: Vec<DeliveryFuture> = Vec::with_capacity(1);
         let queued = envelope::encode(
@@ -112,12 +112,19 @@ impl KafkaSink {
                 Ok::<_, KafkaError>(())
             },
         );
-        if let Err(e) = queued {
-            return Err(match e {
-                KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull) => SinkError::QueueFull,
-                e => self.failed(&producer, e),
-            });
+        match queued {
+            Ok(()) => Ok(pending),
+            Err(KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull)) => {
+                Err(SinkError::QueueFull)
+            }
+            Err(e) => Err(self.failed(&producer, e)),
         }
+    }
+
+    /// Waits (up to the request deadline) until the broker acknowledged every queued
+    /// message; returns how many there were.
+    pub async fn acked(&self, pending: Vec<DeliveryFuture>) -> Result<usize, SinkError> {
+        let producer = self.current();
         let messages = pending.len();
         let acks = async {
             for delivery in pending {
