@@ -49,10 +49,7 @@ fn hot_path(c: &mut Criterion) {
     let raw: Vec<RawEvent<'_>> = validated
         .accepted
         .iter()
-        .map(|a| RawEvent {
-            bytes: &copy[a.span.clone()],
-            clock_corrected: a.event.clock_corrected,
-        })
+        .map(|a| RawEvent::of(a, &copy))
         .collect();
     let mut buf = Vec::new();
     let mut message = Vec::new();

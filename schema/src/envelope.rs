@@ -16,7 +16,7 @@ use simd_json::prelude::*;
 use simd_json::tape::{Object, Value};
 use uuid::Uuid;
 
-use crate::batch::{parse_event, Limits};
+use crate::batch::{parse_event, Accepted, Limits};
 use crate::event::{Event, EventError};
 
 /// Version of the envelope layout ingest writes.
@@ -50,6 +50,16 @@ pub struct RawEvent<'a> {
     pub bytes: &'a [u8],
     /// Whether its time is to be replaced by the receive time.
     pub clock_corrected: bool,
+}
+
+impl<'a> RawEvent<'a> {
+    /// A validated event as it stands in `body`, the batch it was validated from.
+    pub fn of(accepted: &Accepted<'_>, body: &'a [u8]) -> Self {
+        RawEvent {
+            bytes: &body[accepted.span.clone()],
+            clock_corrected: accepted.event.clock_corrected,
+        }
+    }
 }
 
 /// Encodes `events` under `header` into one or more messages of at most `max_bytes`
@@ -395,10 +405,7 @@ mod tests {
         let raw: Vec<RawEvent<'_>> = validated
             .accepted
             .iter()
-            .map(|a| RawEvent {
-                bytes: &body[a.span.clone()],
-                clock_corrected: a.event.clock_corrected,
-            })
+            .map(|a| RawEvent::of(a, &body))
             .collect();
         let mut message = Vec::new();
         encode::<()>(&header(), &raw, 1 << 20, &mut Vec::new(), |m| {

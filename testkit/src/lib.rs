@@ -49,10 +49,7 @@ pub fn envelopes(
     let raw: Vec<RawEvent<'_>> = validated
         .accepted
         .iter()
-        .map(|a| RawEvent {
-            bytes: &body[a.span.clone()],
-            clock_corrected: a.event.clock_corrected,
-        })
+        .map(|a| RawEvent::of(a, &body))
         .collect();
     let mut out = Vec::new();
     envelope::encode::<()>(header, &raw, max_bytes, &mut Vec::new(), |m| {

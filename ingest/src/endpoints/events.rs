@@ -203,10 +203,7 @@ fn queue(
     let mut raw = Vec::with_capacity(validated.accepted.len());
     for a in &validated.accepted {
         *breakdown.get_mut(a.event.event_type.kind()) += 1;
-        raw.push(RawEvent {
-            bytes: &body[a.span.clone()],
-            clock_corrected: a.event.clock_corrected,
-        });
+        raw.push(RawEvent::of(a, body));
     }
     let ip = match settings.anonymize_ip {
         true => enrich::anonymize(request.client),
