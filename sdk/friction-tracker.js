@@ -6,7 +6,7 @@
   'use strict';
   if (!w || !d || (w.friction && w.friction.version)) return;
 
-  var VERSION = '1.0.0';
+  var VERSION = '0.2.0';
   var SESSION_KEY = 'friction_session';
   var SESSION_IDLE_MS = 30 * 60 * 1000;
   var BEACON_MAX = 60000; // sendBeacon and keepalive bodies are limited to 64 KB

@@ -76,6 +76,7 @@ impl ServiceConfig for AdminConfig {
     fn validate(&self) -> Result<(), String> {
         socket_addr("listen", &self.listen)?;
         self.http.validate()?;
+        self.kafka.validate()?;
         friction_service::config::positive("max_body_bytes", self.max_body_bytes as u64)?;
         if !(60..=30 * 24 * 3600).contains(&self.console.session_ttl_s) {
             return Err("console.session_ttl_s must be between 60 and 2592000 (30 days)".into());

@@ -1,11 +1,23 @@
-//! The admin binary: config, logging, bind, run.
+//! The friction-admin binary: command line, config, logging, bind, run.
+
+use std::process::ExitCode;
 
 use friction_admin::AdminConfig;
 
+const NAME: &str = "friction-admin";
+
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    friction_service::telemetry::init();
-    let config: AdminConfig = friction_service::config::load()?;
+async fn main() -> ExitCode {
+    match friction_service::cli::start::<AdminConfig>(
+        NAME,
+        "The control plane: users, API keys, exports and the console",
+    ) {
+        Ok(config) => friction_service::cli::exit(NAME, run(config).await),
+        Err(code) => code,
+    }
+}
+
+async fn run(config: AdminConfig) -> Result<(), Box<dyn std::error::Error>> {
     let listener = tokio::net::TcpListener::bind(&config.listen).await?;
     friction_admin::run(config, listener, friction_service::shutdown::on_signal()).await?;
     Ok(())

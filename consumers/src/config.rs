@@ -69,6 +69,7 @@ impl ServiceConfig for ConsumersConfig {
     fn validate(&self) -> Result<(), String> {
         socket_addr("ops_listen", &self.ops_listen)?;
         self.http.validate()?;
+        self.kafka.validate()?;
         positive("batch_max_rows", self.batch_max_rows as u64)?;
         positive("batch_max_bytes", self.batch_max_bytes as u64)?;
         positive("batch_max_age_ms", self.batch_max_age_ms)?;

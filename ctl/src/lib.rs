@@ -24,4 +24,8 @@ pub struct CtlConfig {
     pub s3: S3Config,
 }
 
-impl ServiceConfig for CtlConfig {}
+impl ServiceConfig for CtlConfig {
+    fn validate(&self) -> Result<(), String> {
+        self.kafka.validate()
+    }
+}

@@ -1,19 +1,37 @@
 //! `frictionctl`: the operator CLI. Reads the same config as the services
 //! (`FRICTION_*` env vars, optional `FRICTION_CONFIG` TOML file).
+//!
+//! Exit codes: 0 success, 1 the operation failed, 2 a bad command line, 78 a bad
+//! configuration.
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
+use friction_service::cli::EXIT_CONFIG;
 use friction_store::users::{self, Role};
 use friction_store::{keys, migrations, objects};
 use frictionctl::{topics, CtlConfig};
 use uuid::Uuid;
 
 #[derive(Parser)]
-#[command(name = "frictionctl", about = "Operate a friction deployment")]
+#[command(
+    name = "frictionctl",
+    about = "Operate a friction deployment",
+    after_help = "Configured like the services, by FRICTION_* variables (docs/configuration.md).\n\
+                  Exit codes: 0 success, 1 the operation failed, 2 bad command line, 78 bad configuration."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
+}
+
+/// How lists are printed.
+#[derive(Clone, Copy, ValueEnum)]
+enum Output {
+    /// Tab-separated columns under a header line.
+    Table,
+    /// One JSON array of objects (secrets and hashes are never included).
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -22,8 +40,10 @@ enum Command {
     Migrate,
     /// Create the Kafka topics (idempotent).
     Topics {
+        /// Partitions of each topic: the most consumers that can share its load.
         #[arg(long, default_value_t = 6)]
         partitions: i32,
+        /// Copies of each partition (3 on a production cluster).
         #[arg(long, default_value_t = 1)]
         replication: i32,
     },
@@ -53,13 +73,26 @@ enum UsersCommand {
         role: String,
     },
     /// List users.
-    List,
+    List {
+        /// `table` (tab-separated) or `json`.
+        #[arg(long, value_enum, default_value_t = Output::Table)]
+        output: Output,
+    },
     /// Disable a user (by id or e-mail): their token is refused at once.
-    Disable { user: String },
+    Disable {
+        /// The user's id or e-mail.
+        user: String,
+    },
     /// Enable a user (by id or e-mail).
-    Enable { user: String },
+    Enable {
+        /// The user's id or e-mail.
+        user: String,
+    },
     /// Replace a user's token (by id or e-mail) and print the new one.
-    Token { user: String },
+    Token {
+        /// The user's id or e-mail.
+        user: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -81,22 +114,44 @@ enum KeysCommand {
     },
     /// List keys.
     List {
-        /// Only the keys of this owner.
+        /// Only the keys of this owner (user id).
         #[arg(long)]
         owner: Option<String>,
+        /// `table` (tab-separated) or `json`.
+        #[arg(long, value_enum, default_value_t = Output::Table)]
+        output: Output,
     },
-    /// Disable a key by id.
-    Disable { key_id: Uuid },
+    /// Disable a key by id: ingest refuses it within the key cache's TTL.
+    Disable {
+        /// The key's id (as `keys list` shows it).
+        key_id: Uuid,
+    },
     /// Enable a key by id.
-    Enable { key_id: Uuid },
+    Enable {
+        /// The key's id.
+        key_id: Uuid,
+    },
     /// Delete a key by id.
-    Delete { key_id: Uuid },
+    Delete {
+        /// The key's id.
+        key_id: Uuid,
+    },
 }
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match run(cli.command).await {
+    let matches = Cli::command()
+        .version(friction_service::cli::version())
+        .get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    let config: CtlConfig = match friction_service::config::load() {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("frictionctl: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    match run(config, cli.command).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("frictionctl: {e}");
@@ -105,8 +160,7 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
-    let config: CtlConfig = friction_service::config::load()?;
+async fn run(config: CtlConfig, command: Command) -> Result<(), Box<dyn std::error::Error>> {
     let ch = config.clickhouse.client();
     match command {
         Command::Migrate => {
@@ -148,19 +202,43 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
                 eprintln!("created key {} for owner {}", row.key_id, row.owner_id);
                 println!("{key}");
             }
-            KeysCommand::List { owner } => {
-                println!("KEY_ID\tPREFIX\tOWNER\tNAME\tACTIVE\tRATE_LIMIT\tDOMAINS");
-                for k in keys::list(&ch, owner.as_deref()).await? {
-                    println!(
-                        "{}\t{}\t{}\t{}\t{}\t{}\t{}",
-                        k.key_id,
-                        k.key_prefix,
-                        k.owner_id,
-                        k.name,
-                        k.active,
-                        k.rate_limit_per_minute,
-                        k.allowed_domains.join(",")
-                    );
+            KeysCommand::List { owner, output } => {
+                let keys = keys::list(&ch, owner.as_deref()).await?;
+                match output {
+                    Output::Json => {
+                        let list: Vec<_> = keys
+                            .iter()
+                            .map(|k| {
+                                serde_json::json!({
+                                    "key_id": k.key_id,
+                                    "key_prefix": k.key_prefix,
+                                    "owner_id": k.owner_id,
+                                    "name": k.name,
+                                    "active": k.active,
+                                    "rate_limit_per_minute": k.rate_limit_per_minute,
+                                    "allowed_domains": k.allowed_domains,
+                                    "created_at": k.created_at,
+                                    "updated_at": k.updated_at,
+                                })
+                            })
+                            .collect();
+                        println!("{}", serde_json::Value::Array(list));
+                    }
+                    Output::Table => {
+                        println!("KEY_ID\tPREFIX\tOWNER\tNAME\tACTIVE\tRATE_LIMIT\tDOMAINS");
+                        for k in keys {
+                            println!(
+                                "{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                                k.key_id,
+                                k.key_prefix,
+                                k.owner_id,
+                                k.name,
+                                k.active,
+                                k.rate_limit_per_minute,
+                                k.allowed_domains.join(",")
+                            );
+                        }
+                    }
                 }
             }
             KeysCommand::Disable { key_id } => {
@@ -191,10 +269,31 @@ async fn users_command(
             eprintln!("created {} user {} ({})", row.role, row.user_id, row.email);
             println!("{token}");
         }
-        UsersCommand::List => {
-            println!("USER_ID\tEMAIL\tROLE\tACTIVE");
-            for u in users::list(ch).await? {
-                println!("{}\t{}\t{}\t{}", u.user_id, u.email, u.role, u.active);
+        UsersCommand::List { output } => {
+            let users = users::list(ch).await?;
+            match output {
+                Output::Json => {
+                    let list: Vec<_> = users
+                        .iter()
+                        .map(|u| {
+                            serde_json::json!({
+                                "user_id": u.user_id,
+                                "email": u.email,
+                                "role": u.role,
+                                "active": u.active,
+                                "created_at": u.created_at,
+                                "updated_at": u.updated_at,
+                            })
+                        })
+                        .collect();
+                    println!("{}", serde_json::Value::Array(list));
+                }
+                Output::Table => {
+                    println!("USER_ID\tEMAIL\tROLE\tACTIVE");
+                    for u in users {
+                        println!("{}\t{}\t{}\t{}", u.user_id, u.email, u.role, u.active);
+                    }
+                }
             }
         }
         UsersCommand::Disable { user } => {
@@ -215,4 +314,28 @@ async fn users_command(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_command_and_argument_is_explained() {
+        fn check(command: &clap::Command, path: &str) {
+            for arg in command.get_arguments() {
+                let id = arg.get_id().as_str();
+                if id != "help" && id != "version" {
+                    assert!(arg.get_help().is_some(), "{path} {id} has no help text");
+                }
+            }
+            for sub in command.get_subcommands() {
+                let path = format!("{path} {}", sub.get_name());
+                assert!(sub.get_about().is_some(), "{path} has no help text");
+                check(sub, &path);
+            }
+        }
+        Cli::command().debug_assert();
+        check(&Cli::command(), "frictionctl");
+    }
 }

@@ -64,6 +64,12 @@ async fn users_are_created_listed_disabled_and_given_new_tokens() {
     let list = stdout(&ctl(&ch, &["users", "list"]));
     assert!(list.contains(&user.user_id.to_string()) && list.contains("op@example.com"));
     assert!(!list.contains(&token), "a listing shows a token");
+    let json = stdout(&ctl(&ch, &["users", "list", "--output", "json"]));
+    let listed: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(listed[0]["user_id"], user.user_id.to_string());
+    assert_eq!(listed[0]["email"], "op@example.com");
+    assert_eq!(listed[0]["role"], "admin");
+    assert!(!json.contains(&token) && !json.contains("hash"), "{json}");
 
     stdout(&ctl(&ch, &["users", "disable", "op@example.com"]));
     assert!(
@@ -152,4 +158,63 @@ async fn keys_follow_the_same_rules_as_the_admin_api() {
     let owner = owner.user_id.to_string();
     let list = stdout(&ctl(&ch, &["keys", "list", "--owner", &owner]));
     assert!(list.contains("shop.com,*.shop.com"), "{list}");
+}
+
+#[tokio::test]
+async fn keys_are_listed_as_json_without_secrets() {
+    let ch = kit::fresh_database().await;
+    let (_, owner) = users::create(&ch.client(), "j@example.com", users::Role::Member)
+        .await
+        .unwrap();
+    let owner_id = owner.user_id.to_string();
+    let key = stdout(&ctl(
+        &ch,
+        &[
+            "keys",
+            "create",
+            "--owner",
+            &owner_id,
+            "--name",
+            "shop",
+            "--domains",
+            "shop.example.com",
+        ],
+    ));
+    let json = stdout(&ctl(&ch, &["keys", "list", "--output", "json"]));
+    let listed: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let keys = listed.as_array().unwrap();
+    assert_eq!(keys.len(), 1, "{json}");
+    assert_eq!(keys[0]["name"], "shop");
+    assert_eq!(keys[0]["owner_id"], owner_id.as_str());
+    assert_eq!(keys[0]["active"], true);
+    assert_eq!(keys[0]["allowed_domains"][0], "shop.example.com");
+    assert!(key.starts_with(keys[0]["key_prefix"].as_str().unwrap()));
+    assert!(
+        !json.contains(&key) && !json.contains("hash") && !json.contains("secret"),
+        "{json}"
+    );
+    assert!(!ctl(&ch, &["keys", "list", "--output", "yaml"])
+        .status
+        .success());
+}
+
+#[test]
+fn version_and_bad_configuration_have_their_own_exit() {
+    let version = Command::new(env!("CARGO_BIN_EXE_frictionctl"))
+        .arg("--version")
+        .output()
+        .unwrap();
+    let printed = stdout(&version);
+    assert!(
+        printed.starts_with(&format!("frictionctl {}", env!("CARGO_PKG_VERSION"))),
+        "{printed}"
+    );
+    let bad = Command::new(env!("CARGO_BIN_EXE_frictionctl"))
+        .args(["keys", "list"])
+        .env("FRICTION_KAFKA_PROPERTIES__NO_SUCH_PROPERTY", "1")
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(78));
+    assert!(String::from_utf8_lossy(&bad.stderr)
+        .contains("FRICTION_KAFKA_PROPERTIES__no.such.property"));
 }

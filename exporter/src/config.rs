@@ -64,6 +64,7 @@ impl ServiceConfig for ExporterConfig {
     fn validate(&self) -> Result<(), String> {
         socket_addr("ops_listen", &self.ops_listen)?;
         self.http.validate()?;
+        self.kafka.validate()?;
         positive("max_attempts", self.max_attempts.into())?;
         positive("retry_initial_ms", self.retry_initial_ms)?;
         positive("render_timeout_ms", self.render_timeout_ms)?;

@@ -175,6 +175,7 @@ impl ServiceConfig for IngestConfig {
             u64::from(self.refusals_per_minute_per_client),
         )?;
         self.http.validate()?;
+        self.kafka.validate()?;
         positive(
             "uploads.max_recording_bytes",
             self.uploads.max_recording_bytes,
@@ -187,7 +188,8 @@ impl ServiceConfig for IngestConfig {
         positive("uploads.body_timeout_ms", self.uploads.body_timeout_ms)?;
         if self.uploads.part_size_bytes < MIN_PART_SIZE {
             return Err(format!(
-                "uploads.part_size_bytes must be at least {MIN_PART_SIZE} (the S3 minimum)"
+                "uploads.part_size_bytes (FRICTION_UPLOADS__PART_SIZE_BYTES) must be at least \
+                 {MIN_PART_SIZE} (the S3 minimum)"
             ));
         }
         positive("max_message_bytes", self.max_message_bytes as u64)?;
@@ -202,7 +204,8 @@ impl ServiceConfig for IngestConfig {
         )?;
         if self.message_timeout_ms < self.produce_timeout_ms {
             return Err(format!(
-                "message_timeout_ms ({}) must not be shorter than produce_timeout_ms ({}): \
+                "message_timeout_ms ({}, FRICTION_MESSAGE_TIMEOUT_MS) must not be shorter than \
+                 produce_timeout_ms ({}, FRICTION_PRODUCE_TIMEOUT_MS): \
                  messages timing out in librdkafka fence the idempotent producer",
                 self.message_timeout_ms, self.produce_timeout_ms
             ));

@@ -1,11 +1,23 @@
-//! The ingest binary: config, logging, bind, run.
+//! The friction-ingest binary: command line, config, logging, bind, run.
+
+use std::process::ExitCode;
 
 use friction_ingest::IngestConfig;
 
+const NAME: &str = "friction-ingest";
+
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    friction_service::telemetry::init();
-    let config: IngestConfig = friction_service::config::load()?;
+async fn main() -> ExitCode {
+    match friction_service::cli::start::<IngestConfig>(
+        NAME,
+        "Receives friction events from browsers, validates them and writes them to Kafka",
+    ) {
+        Ok(config) => friction_service::cli::exit(NAME, run(config).await),
+        Err(code) => code,
+    }
+}
+
+async fn run(config: IngestConfig) -> Result<(), Box<dyn std::error::Error>> {
     let listener = tokio::net::TcpListener::bind(&config.listen).await?;
     let ops = tokio::net::TcpListener::bind(&config.ops_listen).await?;
     friction_ingest::run(

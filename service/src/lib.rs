@@ -1,5 +1,6 @@
 //! The skeleton every friction binary is built on, written once.
 //!
+//! - [`cli`]: `--help`, `--version` and `--check-config` of every service binary;
 //! - [`config`]: typed config from defaults, an optional TOML file and `FRICTION_*` env vars,
 //!   validated at start-up, plus the ClickHouse and Kafka settings all services use;
 //! - [`http`]: the one accept loop (connection cap, header/body/idle timeouts, draining
@@ -12,6 +13,7 @@
 #![warn(missing_docs)]
 
 pub mod backoff;
+pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod http;

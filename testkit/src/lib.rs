@@ -361,3 +361,44 @@ pub async fn request(
         body: body.collect().await.unwrap().to_bytes(),
     }
 }
+
+/// Checks the command line every service binary shares: `--help` explains the
+/// configuration and exit codes, `--version` names the project version, and
+/// `--check-config` exits 78 naming a bad variable, without starting anything.
+pub fn check_service_command_line(binary: &str, name: &str) {
+    let run = |args: &[&str], env: &[(&str, &str)]| {
+        Command::new(binary)
+            .args(args)
+            .envs(env.iter().copied())
+            .output()
+            .expect("the binary runs")
+    };
+    let help = run(&["--help"], &[]);
+    let text = String::from_utf8_lossy(&help.stdout);
+    assert!(help.status.success(), "{name} --help failed");
+    assert!(
+        text.contains("FRICTION_") && text.contains("--check-config") && text.contains("78"),
+        "{text}"
+    );
+    let version = run(&["--version"], &[]);
+    let text = String::from_utf8_lossy(&version.stdout);
+    assert!(
+        text.starts_with(&format!("{name} {}", friction_service::cli::VERSION)),
+        "{text}"
+    );
+    let bad = run(
+        &["--check-config"],
+        &[("FRICTION_HTTP__MAX_CONNECTIONS", "0")],
+    );
+    assert_eq!(bad.status.code(), Some(78), "{name} accepted a bad config");
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("FRICTION_HTTP__MAX_CONNECTIONS"));
+    let stray = run(&["--check-config"], &[("FRICTION_NO_SUCH_SETTING", "1")]);
+    assert_eq!(stray.status.code(), Some(78));
+    assert!(String::from_utf8_lossy(&stray.stderr).contains("FRICTION_NO_SUCH_SETTING"));
+    let unknown_flag = run(&["--listen", "0.0.0.0:1"], &[]);
+    assert_eq!(
+        unknown_flag.status.code(),
+        Some(2),
+        "{name} started on a bad argument"
+    );
+}
