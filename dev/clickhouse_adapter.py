@@ -6,7 +6,14 @@ exactly as they would to clickhouse-server:
 
 - SQL in `?query=`, in the body, or in a multipart/form-data body with `param_*` fields;
 - `database`, `default_format`, `query_id`; every other URL parameter is a setting,
-  applied for this request only (chDB keeps `SET` for the session, so it is undone);
+  applied for this request only (chDB keeps `SET` for the session, so it is undone),
+  except the HTTP interface's own parameters and settings, which clickhouse-server acts on
+  while serving the request and never hands to the query (`session_id`,
+  `wait_end_of_query`, `send_progress_in_http_headers`, ...): they are honoured where the
+  adapter can (`enable_http_compression` with `Accept-Encoding`) and otherwise ignored;
+- request bodies with `Content-Encoding` gzip, deflate, zstd or lz4 (what clients such as
+  clickhouse-connect send); ClickHouse's native block compression (`compress=1`,
+  `decompress=1`) is refused with an error, never silently misread;
 - `INSERT ... FORMAT X` with the data in the (possibly chunked) body;
 - errors as `Code: N. DB::Exception: ...` with `X-ClickHouse-Exception-Code`;
 - `/ping`.
@@ -17,24 +24,45 @@ Never used in production: point services at a real clickhouse-server by URL.
 """
 
 import argparse
+import gzip
 import email.parser
 import email.policy
 import re
 import sys
 import threading
 import urllib.parse
+import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import chdb
 
+try:
+    import zstandard
+except ImportError:
+    zstandard = None
+try:
+    import lz4.frame as lz4frame
+except ImportError:
+    lz4frame = None
+
 ENGINE_LOCK = threading.Lock()
 CONN = None
 
-# Parameters that are not ClickHouse settings.
+# Parameters of the HTTP interface that are not ClickHouse settings.
 NON_SETTINGS = {"query", "database", "default_format", "query_id", "user", "password",
-                "compress", "decompress", "role", "session_id", "session_timeout"}
+                "quota_key", "compress", "decompress", "role", "session_id", "session_timeout",
+                "session_check", "close_session", "stacktrace", "client_protocol_version"}
+# Settings the HTTP interface consumes itself. clickhouse-server applies them to the
+# response, not the query; the engine alone does not know some of them.
+HTTP_SETTINGS = {"wait_end_of_query", "http_wait_end_of_query", "send_progress_in_http_headers",
+                 "http_headers_progress_interval_ms", "enable_http_compression",
+                 "http_zlib_compression_level", "http_response_buffer_size", "buffer_size",
+                 "http_native_compression_disable_checksumming_on_decompress",
+                 "cancel_http_readonly_queries_on_client_close", "add_http_cors_header",
+                 "http_write_exception_in_output_format"}
 SETTING_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 CODE = re.compile(r"Code: (\d+)\.")
+OUTPUT_FORMAT = re.compile(r"\sFORMAT\s+([A-Za-z0-9_]+)\s*;?\s*$", re.IGNORECASE)
 INSERT_FORMAT = re.compile(r"^(?P<head>\s*INSERT\s.*?)\sFORMAT\s+(?P<fmt>[A-Za-z0-9_]+)\s*;?\s*$",
                            re.IGNORECASE | re.DOTALL)
 # HTTP status per ClickHouse error code, as clickhouse-server maps the common ones.
@@ -57,6 +85,48 @@ def engine_error(exc):
 
 def quote(value):
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def decoders():
+    found = {"gzip": lambda b: gzip.decompress(b), "deflate": zlib.decompress}
+    if zstandard:
+        found["zstd"] = lambda b: zstandard.ZstdDecompressor().decompressobj().decompress(b)
+    if lz4frame:
+        found["lz4"] = lz4frame.decompress
+    return found
+
+
+def encoders(level):
+    found = {"gzip": lambda b: gzip.compress(b, level), "deflate": lambda b: zlib.compress(b, level)}
+    if zstandard:
+        found["zstd"] = lambda b: zstandard.ZstdCompressor().compress(b)
+    if lz4frame:
+        found["lz4"] = lz4frame.compress
+    return found
+
+
+def decode_body(body, encoding):
+    encoding = encoding.strip().lower()
+    if not body or encoding in ("", "identity"):
+        return body
+    decoder = decoders().get(encoding)
+    if decoder is None:
+        raise EngineError(f"Code: 1001. DB::Exception: Unknown HTTP content encoding: {encoding}", 1001)
+    try:
+        return decoder(body)
+    except Exception as exc:
+        raise EngineError(f"Code: 271. DB::Exception: Cannot decompress {encoding} body: {exc}. "
+                          "(CANNOT_DECOMPRESS)", 271) from None
+
+
+def pick_encoding(accept, level):
+    """The first encoding of the client's Accept-Encoding the adapter can produce."""
+    available = encoders(level)
+    for item in accept.split(","):
+        name = item.split(";")[0].strip().lower()
+        if name in available:
+            return name, available[name]
+    return None, None
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -98,7 +168,7 @@ class Handler(BaseHTTPRequestHandler):
                 yield data
 
     def read_body(self):
-        return b"".join(self.body_chunks())
+        return decode_body(b"".join(self.body_chunks()), self.headers.get("Content-Encoding", ""))
 
     # -- request ---------------------------------------------------------
 
@@ -131,7 +201,12 @@ class Handler(BaseHTTPRequestHandler):
                     query = (query + "\n" + body).strip() if query else body
             query_params.update({k[len("param_"):]: v for k, v in params.items() if k.startswith("param_")})
             settings = {k: v for k, v in params.items()
-                        if k not in NON_SETTINGS and not k.startswith("param_")}
+                        if k not in NON_SETTINGS and k not in HTTP_SETTINGS and not k.startswith("param_")}
+            if "1" in (params.get("compress"), params.get("decompress")):
+                raise EngineError("Code: 1001. DB::Exception: ClickHouse native compression "
+                                  "(compress=1, decompress=1) is not implemented by the dev adapter; "
+                                  "use HTTP compression (enable_http_compression=1, Content-Encoding)",
+                                  1001)
             if not query.strip():
                 raise EngineError("Code: 62. DB::Exception: Empty query. (SYNTAX_ERROR)", 62)
             for name in settings:
@@ -143,7 +218,15 @@ class Handler(BaseHTTPRequestHandler):
         except EngineError as exc:
             self.send_error_text(STATUS_BY_CODE.get(exc.code, 500), exc)
             return
-        self.send_text(200, result, params.get("query_id"))
+        encoding = None
+        if params.get("enable_http_compression") == "1":
+            level = int(params.get("http_zlib_compression_level") or 3)
+            encoding, encode = pick_encoding(self.headers.get("Accept-Encoding", ""), level)
+            if encoding:
+                result = encode(result)
+        named = OUTPUT_FORMAT.search(query)
+        fmt = named.group(1) if named else params.get("default_format") or "TabSeparated"
+        self.send_text(200, result, params.get("query_id"), encoding, fmt)
 
     @staticmethod
     def parse_multipart(content_type, body):
@@ -189,10 +272,15 @@ class Handler(BaseHTTPRequestHandler):
 
     # -- responses ---------------------------------------------------------
 
-    def send_text(self, status, body, query_id=None):
+    def send_text(self, status, body, query_id=None, encoding=None, fmt=None):
         self.send_response(status)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Content-Type", "application/octet-stream")
+        if encoding:
+            self.send_header("Content-Encoding", encoding)
+        if fmt:
+            self.send_header("X-ClickHouse-Format", fmt)
+            self.send_header("X-ClickHouse-Timezone", self.server.timezone)
         if query_id:
             self.send_header("X-ClickHouse-Query-Id", query_id)
         self.end_headers()
@@ -219,6 +307,7 @@ def main():
     CONN = chdb.connect(f"file:{args.data}")
     server = ThreadingHTTPServer((args.host, args.port), Handler)
     server.verbose = args.verbose
+    server.timezone = CONN.query("SELECT timezone()", "TabSeparated").bytes().decode().strip()
     server.daemon_threads = True
     print(f"chdb adapter listening on {args.host}:{args.port}", flush=True)
     server.serve_forever()

@@ -1,5 +1,6 @@
 """Tests of dev/clickhouse_adapter.py against the running adapter from ./dev/up."""
 
+import gzip
 import http.client
 import os
 import pathlib
@@ -53,6 +54,26 @@ class AdapterTest(unittest.TestCase):
         status, headers, _ = query("SELECT * FROM default.no_such_table_here")
         self.assertEqual(status, 404)
         self.assertEqual(headers["X-ClickHouse-Exception-Code"], "60")
+
+    def test_compressed_bodies_and_answers_use_http_content_encoding(self):
+        table = f"default.enc_{uuid.uuid4().hex[:10]}"
+        self.assertEqual(query(f"CREATE TABLE {table} (s String) ENGINE = Memory")[0], 200)
+        body = gzip.compress(b"a\nb\n")
+        status, _, out = request("POST", "/?" + urllib.parse.urlencode({"query": f"INSERT INTO {table} FORMAT TSV"}),
+                                 body=body, headers={"Content-Encoding": "gzip"})
+        self.assertEqual(status, 200, out)
+        status, headers, out = request(
+            "POST", "/?enable_http_compression=1", body=f"SELECT s FROM {table} ORDER BY s".encode(),
+            headers={"Accept-Encoding": "gzip"})
+        self.assertEqual((status, headers.get("Content-Encoding")), (200, "gzip"))
+        self.assertEqual(gzip.decompress(out), b"a\nb\n")
+        self.assertEqual(query(f"SELECT count() FROM {table}", wait_end_of_query="1",
+                               send_progress_in_http_headers="1", session_id="x")[2], b"2\n")
+        status, headers, _ = request("POST", "/?compress=1", body=b"SELECT 1")
+        self.assertEqual(status, 500)
+        status, _, out = request("POST", "/", body=b"garbage", headers={"Content-Encoding": "gzip"})
+        self.assertNotEqual(status, 200, out)
+        query(f"DROP TABLE {table}")
 
     def test_settings_apply_to_one_request_only(self):
         sql = "SELECT value FROM system.settings WHERE name = 'max_threads'"
