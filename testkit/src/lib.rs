@@ -2,9 +2,11 @@
 //! the real services of the local stack (`./dev/up`); nothing is mocked. Each test gets
 //! its own database and topics, so tests run in parallel without seeing each other.
 //!
-//! [`stack`] reads `.dev/stack.env`, the addresses and credentials `./dev/up` wrote.
+//! [`stack`] reads `.dev/stack.env`, the addresses and credentials `./dev/up` wrote;
+//! [`tls`] puts TLS with a generated authority in front of those services.
 
 pub mod stack;
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
@@ -179,19 +181,26 @@ pub struct PrivateBroker {
 impl PrivateBroker {
     /// Starts a broker and waits for it to listen.
     pub fn start() -> PrivateBroker {
+        let port = free_port();
+        Self::advertising(port, port)
+    }
+
+    /// Starts a broker listening on `port` that tells clients to connect to
+    /// `advertised_port` (a proxy in front of it), and waits for it to listen.
+    pub fn advertising(port: u16, advertised_port: u16) -> PrivateBroker {
         let bin = stack()
             .get("KAFKA_BROKER_BIN")
             .expect("KAFKA_BROKER_BIN in stack.env")
             .to_owned();
-        let port = free_port();
         let url = format!("tcp://127.0.0.1:{port}");
+        let advertised = format!("tcp://127.0.0.1:{advertised_port}");
         let child = Command::new(bin)
             .args([
                 "broker",
                 "--listener-url",
                 &url,
                 "--advertised-listener-url",
-                &url,
+                &advertised,
             ])
             .args(["--storage-engine", "memory://tansu/"])
             .env_remove("LISTENER_URL")
@@ -205,7 +214,7 @@ impl PrivateBroker {
         PrivateBroker {
             child,
             kafka: KafkaConfig {
-                kafka_brokers: format!("127.0.0.1:{port}"),
+                kafka_brokers: format!("127.0.0.1:{advertised_port}"),
                 ..KafkaConfig::default()
             },
         }
@@ -247,7 +256,8 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-fn wait_for_port(port: u16) {
+/// Waits (up to 20 s) until something listens on loopback `port`.
+pub fn wait_for_port(port: u16) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(Instant::now() < deadline, "port {port} did not open");
