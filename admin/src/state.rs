@@ -51,7 +51,7 @@ pub struct State {
 impl State {
     /// Builds the state from the config.
     pub fn new(config: &AdminConfig) -> Result<Self, StartError> {
-        let registry = Registry::new();
+        let registry = friction_service::metrics::registry("admin")?;
         Ok(State {
             clickhouse: config.clickhouse.client(),
             jobs: JobQueue::new(&config.kafka, config.exports_topic.clone())?,

@@ -62,6 +62,11 @@ impl Batch {
         self.payloads.push((payload.to_vec(), source));
     }
 
+    /// Kafka payload bytes read into the batch.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
     /// Whether nothing was read since the last write.
     pub fn is_empty(&self) -> bool {
         self.ranges.is_empty()

@@ -257,6 +257,7 @@ impl Shared {
                         .insert_seconds
                         .observe(started.elapsed().as_secs_f64());
                     self.metrics.batch_rows.observe(w.total() as f64);
+                    self.metrics.batch_bytes.observe(batch.bytes() as f64);
                     for (kind, rows) in w.iter() {
                         self.metrics
                             .rows

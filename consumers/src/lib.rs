@@ -26,7 +26,6 @@ use std::time::Duration;
 use friction_service::clock::Clock;
 use friction_service::ops::{self, Readiness};
 use friction_service::shutdown::Shutdown;
-use prometheus::Registry;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use tokio::net::TcpListener;
 
@@ -53,7 +52,7 @@ pub async fn run(
     ops: TcpListener,
     shutdown: Shutdown,
 ) -> Result<(), StartError> {
-    let registry = Registry::new();
+    let registry = friction_service::metrics::registry("consumers")?;
     let metrics = Arc::new(metrics::Metrics::new(&registry)?);
     let readiness = Readiness::default();
     let kafka_ready = readiness.flag("kafka");

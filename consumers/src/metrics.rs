@@ -14,6 +14,8 @@ pub struct Metrics {
     pub batch_rows: Histogram,
     /// Time to write one batch to every table.
     pub insert_seconds: Histogram,
+    /// Kafka payload bytes per written batch.
+    pub batch_bytes: Histogram,
     /// Insert attempts that failed and were retried.
     pub retries: IntCounter,
     /// Messages or events sent to the dead-letter topic, by reason.
@@ -39,6 +41,13 @@ impl Metrics {
             batch_rows: Histogram::with_opts(
                 HistogramOpts::new("friction_consumers_batch_rows", "Rows per written batch")
                     .buckets(prometheus::exponential_buckets(10.0, 4.0, 8)?),
+            )?,
+            batch_bytes: Histogram::with_opts(
+                HistogramOpts::new(
+                    "friction_consumers_batch_bytes",
+                    "Kafka payload bytes per written batch",
+                )
+                .buckets(prometheus::exponential_buckets(1024.0, 4.0, 10)?),
             )?,
             insert_seconds: Histogram::with_opts(
                 HistogramOpts::new(
@@ -74,10 +83,25 @@ impl Metrics {
         registry.register(Box::new(m.rows.clone()))?;
         registry.register(Box::new(m.batch_rows.clone()))?;
         registry.register(Box::new(m.insert_seconds.clone()))?;
+        registry.register(Box::new(m.batch_bytes.clone()))?;
         registry.register(Box::new(m.retries.clone()))?;
         registry.register(Box::new(m.dead_letters.clone()))?;
         registry.register(Box::new(m.lag.clone()))?;
         registry.register(Box::new(m.assigned_partitions.clone()))?;
+        // Known series start at 0, so a first dead letter shows as an increase.
+        for kind in friction_schema::Kind::ALL {
+            m.rows
+                .with_label_values(&[friction_schema::rows::table(kind)]);
+        }
+        for reason in [
+            "invalid_json",
+            "invalid_envelope",
+            "unsupported_envelope",
+            "invalid_event",
+            "rejected_by_clickhouse",
+        ] {
+            m.dead_letters.with_label_values(&[reason]);
+        }
         Ok(m)
     }
 }

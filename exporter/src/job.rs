@@ -140,12 +140,8 @@ impl Exporter {
                         upload_ms = stored.upload.as_millis() as u64,
                         "export rendered"
                     );
-                    for (stage, took) in [
-                        ("query", stored.query),
-                        ("layout", stored.layout),
-                        ("pdf", stored.pdf),
-                        ("upload", stored.upload),
-                    ] {
+                    let took = [stored.query, stored.layout, stored.pdf, stored.upload];
+                    for (stage, took) in crate::metrics::STAGES.into_iter().zip(took) {
                         self.metrics
                             .stage_seconds
                             .with_label_values(&[stage])

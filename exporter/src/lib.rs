@@ -23,7 +23,6 @@ use friction_service::backoff::Backoff;
 use friction_service::ops::{self, Readiness};
 use friction_service::shutdown::Shutdown;
 use friction_store::objects::{ObjectError, ObjectStore};
-use prometheus::Registry;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::Message;
 use tokio::net::TcpListener;
@@ -75,7 +74,7 @@ pub async fn run(
     ops: TcpListener,
     mut shutdown: Shutdown,
 ) -> Result<(), StartError> {
-    let registry = Registry::new();
+    let registry = friction_service::metrics::registry("exporter")?;
     let readiness = Readiness::default();
     let exporter = Arc::new(job::Exporter {
         clickhouse: config.clickhouse.client(),

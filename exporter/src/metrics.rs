@@ -2,6 +2,9 @@
 
 use prometheus::{HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry};
 
+/// The stages of a rendered export, as `stage_seconds` labels them.
+pub const STAGES: [&str; 4] = ["query", "layout", "pdf", "upload"];
+
 /// Every exporter metric.
 pub struct Metrics {
     /// Finished jobs by report and outcome (`completed` or `failed`).
@@ -47,6 +50,16 @@ impl Metrics {
             )?,
         };
         registry.register(Box::new(m.jobs.clone()))?;
+        // Known series start at 0, so a first failure shows as an increase.
+        for report in friction_schema::export::ReportType::ALL {
+            for outcome in ["completed", "failed"] {
+                m.jobs.with_label_values(&[report.as_str(), outcome]);
+            }
+            m.job_seconds.with_label_values(&[report.as_str()]);
+        }
+        for stage in STAGES {
+            m.stage_seconds.with_label_values(&[stage]);
+        }
         registry.register(Box::new(m.retries.clone()))?;
         registry.register(Box::new(m.skipped.clone()))?;
         registry.register(Box::new(m.job_seconds.clone()))?;

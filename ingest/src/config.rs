@@ -66,6 +66,10 @@ pub struct IngestConfig {
     pub key_grace_ms: u64,
     /// Rate limit for keys without one.
     pub default_rate_limit_per_minute: u32,
+    /// Ingest replicas sharing the traffic: each enforces `ceil(limit / replicas)` of a
+    /// key's rate limit, in memory, so N replicas behind an even load balancer allow
+    /// the key's limit in total without talking to each other.
+    pub rate_limit_replicas: u32,
     /// Rate-limit buckets idle this long are dropped.
     pub bucket_idle_ms: u64,
     /// Refused requests (4xx other than 429) one client address may send per minute;
@@ -118,6 +122,7 @@ impl Default for IngestConfig {
             default_rate_limit_per_minute: friction_schema::api_key::DEFAULT_RATE_LIMIT_PER_MINUTE,
             bucket_idle_ms: 120_000,
             refusals_per_minute_per_client: 120,
+            rate_limit_replicas: 1,
             usage_flush_ms: 5_000,
             anonymize_ip: true,
             trust_forwarded_for: false,
@@ -170,6 +175,7 @@ impl ServiceConfig for IngestConfig {
         socket_addr("ops_listen", &self.ops_listen)?;
         positive("max_concurrent_decodes", self.max_concurrent_decodes as u64)?;
         positive("forwarded_for_hops", self.forwarded_for_hops as u64)?;
+        positive("rate_limit_replicas", self.rate_limit_replicas.into())?;
         positive(
             "refusals_per_minute_per_client",
             u64::from(self.refusals_per_minute_per_client),

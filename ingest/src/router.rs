@@ -18,13 +18,36 @@ pub struct IngestRouter(pub Arc<State>);
 
 impl Router for IngestRouter {
     async fn route(&self, req: Request<RequestBody>, peer: SocketAddr) -> Response<Body> {
+        let started = std::time::Instant::now();
+        let route = route_label(req.method(), req.uri().path());
         let mut response = self.dispatch(req, peer).await;
+        let metrics = &self.0.metrics;
+        metrics
+            .http_requests
+            .with_label_values(&[route, response.status().as_str()])
+            .inc();
+        metrics
+            .http_request_seconds
+            .with_label_values(&[route])
+            .observe(started.elapsed().as_secs_f64());
         // Answers are JSON or the SDK's JavaScript, and must never be sniffed as anything else.
         response.headers_mut().insert(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
         );
         response
+    }
+}
+
+/// The route of a request as metrics label it: a fixed set, whatever the path was.
+fn route_label(method: &Method, path: &str) -> &'static str {
+    match (method, path) {
+        (&Method::OPTIONS, "/v1/events" | "/v1/recordings" | "/v1/screenshots") => "preflight",
+        (_, "/v1/events") => "events",
+        (_, "/v1/recordings") => "recordings",
+        (_, "/v1/screenshots") => "screenshots",
+        (_, "/friction-tracker.js") => "sdk",
+        _ => "other",
     }
 }
 

@@ -14,7 +14,7 @@ use crate::body::BodyLimits;
 use crate::config::{IngestConfig, UploadConfig};
 use crate::metrics::Metrics;
 use crate::policy::bots::BotDetector;
-use crate::policy::keys::{KeyStore, KeyStoreConfig};
+use crate::policy::keys::{KeyCounters, KeyStore, KeyStoreConfig};
 use crate::policy::limiter::RateLimiter;
 use crate::policy::Policy;
 use crate::sdk::SdkAsset;
@@ -91,7 +91,7 @@ pub struct State {
 impl State {
     /// Builds the state from the config.
     pub fn new(config: &IngestConfig, clock: Clock) -> Result<Self, StartError> {
-        let registry = Registry::new();
+        let registry = friction_service::metrics::registry("ingest")?;
         let metrics = Metrics::new(&registry)?;
         let clickhouse = config.clickhouse.client();
         let sink = KafkaSink::new(SinkConfig {
@@ -115,6 +115,10 @@ impl State {
                 negative_capacity: config.key_negative_cache_capacity,
                 grace: Duration::from_millis(config.key_grace_ms),
                 default_rate_limit: config.default_rate_limit_per_minute,
+            },
+            KeyCounters {
+                cache: metrics.key_cache.clone(),
+                lookups: metrics.key_lookups.clone(),
             },
         );
         let sdk = match SdkAsset::load(&config.sdk_path) {
@@ -145,6 +149,7 @@ impl State {
                 limiter: RateLimiter::default(),
                 refusals: RateLimiter::default(),
                 refusals_per_minute: config.refusals_per_minute_per_client,
+                replicas: config.rate_limit_replicas,
                 bots: BotDetector::default(),
             },
             sink,

@@ -27,9 +27,19 @@ pub fn spawn(state: Arc<State>, usage_flush: Duration, bucket_idle: Duration, sh
             keys_ready.set(probe_state.policy.keys.ping().await);
             // The index only spares lookups: a failed refresh keeps the last one and
             // does not make ingest unready.
+            let metrics = &probe_state.metrics;
             match probe_state.policy.keys.refresh_index().await {
-                Ok(entries) => probe_state.metrics.key_index_entries.set(entries as i64),
-                Err(e) => tracing::debug!(error = %e, "key index not refreshed"),
+                Ok(entries) => {
+                    metrics.key_index_entries.set(entries as i64);
+                    metrics.key_index_refreshes.with_label_values(&["ok"]).inc();
+                }
+                Err(e) => {
+                    metrics
+                        .key_index_refreshes
+                        .with_label_values(&["error"])
+                        .inc();
+                    tracing::debug!(error = %e, "key index not refreshed");
+                }
             }
             tokio::select! {
                 _ = tokio::time::sleep(PROBE_EVERY) => {}
@@ -59,6 +69,10 @@ pub fn spawn(state: Arc<State>, usage_flush: Duration, bucket_idle: Duration, sh
                 .metrics
                 .key_cache_entries
                 .set(state.policy.keys.cached() as i64);
+            state
+                .metrics
+                .kafka_queue_messages
+                .set(state.sink.queued().into());
         }
     });
 }

@@ -431,6 +431,42 @@ async fn rate_limit_answers_429_with_retry_after_and_counts_down() {
     assert_eq!(h.messages(), 3);
 }
 
+/// Two replicas behind a round-robin balancer, each enforcing half of the key's limit:
+/// the key gets its limit in total, never twice it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_share_a_keys_rate_limit() {
+    let first = Harness::start(|c| c.rate_limit_replicas = 2).await;
+    let (key, _) = keys::create(&first.ch.client(), new_key(vec![], 9))
+        .await
+        .unwrap();
+    let ch = first.ch.clone();
+    let second = Harness::start_with(first.kafka.clone(), move |c| {
+        c.rate_limit_replicas = 2;
+        c.clickhouse = ch;
+    })
+    .await;
+    let ok = batch(vec![event("click", json!({}))]);
+    let headers = [
+        ("x-api-key", key.as_str()),
+        ("content-type", "application/json"),
+    ];
+    let mut accepted = 0;
+    for i in 0..20 {
+        let replica = if i % 2 == 0 { &first } else { &second };
+        let a = replica.post(&headers, ok.clone()).await;
+        assert_eq!(a.header("x-ratelimit-limit"), Some("5"), "ceil(9 / 2)");
+        match a.status {
+            200 => accepted += 1,
+            429 => {}
+            other => panic!("{other}: {:?}", a.body),
+        }
+    }
+    assert_eq!(
+        accepted, 10,
+        "each replica allows its 5 of the key's 9 (rounded up)"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_requests_do_not_spend_the_keys_budget() {
     let h = Harness::start(|_| {}).await;
@@ -877,17 +913,33 @@ async fn health_readiness_and_metrics() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     h.send(batch(vec![event("click", json!({}))])).await;
+    h.post(&[("x-api-key", "fk_unknownunknownunknownunknown")], "{}")
+        .await;
     let text = String::from_utf8_lossy(
         &kit::request("GET", &format!("{}/metrics", h.ops_url), &[], "")
             .await
             .body,
     )
     .into_owned();
+    for line in [
+        "friction_ingest_outcomes_total{outcome=\"ok\",route=\"events\"} 1",
+        "friction_ingest_events_total{kind=\"heatmap\"} 1",
+        "friction_ingest_http_requests_total{route=\"events\",status=\"200\"} 1",
+        "friction_ingest_http_request_duration_seconds_count{route=\"events\"} 2",
+        "friction_ingest_kafka_produce_duration_seconds_count 1",
+        "friction_ingest_key_cache_requests_total{result=\"miss\"}",
+        "friction_ingest_key_lookups_total{result=\"found\"} 1",
+        "friction_ingest_build_info{",
+        "process_resident_memory_bytes ",
+    ] {
+        assert!(text.contains(line), "{line} missing:\n{text}");
+    }
     assert!(
-        text.contains("friction_ingest_requests_total{outcome=\"ok\"} 1"),
+        text.contains("friction_ingest_http_requests_total{route=\"events\",status=\"401\"} 1")
+            || text
+                .contains("friction_ingest_http_requests_total{route=\"events\",status=\"400\"} 1"),
         "{text}"
     );
-    assert!(text.contains("friction_ingest_events_total{kind=\"heatmap\"} 1"));
     // The public listener serves only what browsers need, and nothing else cross-origin.
     for path in ["/metrics", "/readyz", "/healthz"] {
         let public = kit::request(

@@ -346,6 +346,17 @@ pub enum EventError {
 }
 
 impl EventError {
+    /// Every code [`EventError::code`] answers.
+    pub const CODES: [&'static str; 7] = [
+        "not_an_object",
+        "missing_field",
+        "invalid_field",
+        "unknown_event_type",
+        "kind_mismatch",
+        "field_too_long",
+        "value_out_of_range",
+    ];
+
     /// The stable error code reported for this event.
     pub fn code(&self) -> &'static str {
         match self {
@@ -368,5 +379,25 @@ impl EventError {
             | EventError::OutOfRange(f) => Some(f),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::EventError;
+
+    #[test]
+    fn codes_lists_every_code() {
+        let every = [
+            EventError::NotAnObject,
+            EventError::MissingField("f"),
+            EventError::InvalidField("f"),
+            EventError::UnknownType,
+            EventError::KindMismatch,
+            EventError::TooLong("f"),
+            EventError::OutOfRange("f"),
+        ];
+        let codes: Vec<_> = every.iter().map(EventError::code).collect();
+        assert_eq!(codes, EventError::CODES);
     }
 }

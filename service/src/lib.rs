@@ -5,6 +5,7 @@
 //!   validated at start-up, plus the ClickHouse and Kafka settings all services use;
 //! - [`http`]: the one accept loop (connection cap, header/body/idle timeouts, draining
 //!   shutdown), the request body with a deadline, and the JSON error shape;
+//! - [`metrics`]: the process and build-info metrics every service exposes;
 //! - [`ops`]: `/healthz`, `/readyz` and `/metrics`;
 //! - [`shutdown`]: SIGTERM/SIGINT turned into a broadcast every task can wait on;
 //! - [`backoff`]: the one retry delay (exponential, capped, jittered);
@@ -17,6 +18,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod http;
+pub mod metrics;
 pub mod ops;
 pub mod shutdown;
 pub mod telemetry;

@@ -35,7 +35,6 @@ where
     B: hyper::body::Body + Unpin,
     ApiError: From<B::Error>,
 {
-    let started = std::time::Instant::now();
     let client = enrich::client_ip(peer, &parts.headers, &state.settings.forwarded);
     let outcome = accept(state, &parts, body, client).await;
     if let Err(refused) = &outcome {
@@ -48,14 +47,9 @@ where
         let body = success_body(breakdown, &rejected);
         (json(StatusCode::OK, body), rate)
     });
-    let response = super::answer(&parts, outcome, |outcome| {
-        state.metrics.requests.with_label_values(&[outcome]).inc();
-    });
-    state
-        .metrics
-        .request_seconds
-        .observe(started.elapsed().as_secs_f64());
-    response
+    super::answer(&parts, outcome, |outcome| {
+        state.metrics.outcome("events", outcome)
+    })
 }
 
 type Accepted = (Breakdown, Vec<Rejection>, Option<Rate>);
@@ -126,8 +120,15 @@ where
     };
     drop(slot);
     let queued = queued?;
+    let produced = std::time::Instant::now();
     match state.sink.acked(queued.pending).await {
-        Ok(messages) => state.metrics.kafka_messages.inc_by(messages as u64),
+        Ok(messages) => {
+            let metrics = &state.metrics;
+            metrics
+                .kafka_produce_seconds
+                .observe(produced.elapsed().as_secs_f64());
+            metrics.kafka_messages.inc_by(messages as u64);
+        }
         Err(e) => return Err(known(unavailable(state, e))),
     }
     for (kind, n) in queued.breakdown.iter() {

@@ -39,6 +39,14 @@ impl Media {
         }
     }
 
+    /// Its route, as metrics label it.
+    pub fn route(self) -> &'static str {
+        match self {
+            Media::Recording => "recordings",
+            Media::Screenshot => "screenshots",
+        }
+    }
+
     fn content_type(self) -> &'static str {
         match self {
             Media::Recording => "video/webm",
@@ -85,11 +93,7 @@ pub async fn handle(
     let outcome =
         outcome.map(|(value, rate)| (json(StatusCode::CREATED, value.to_string()), Some(rate)));
     super::answer(&parts, outcome, |outcome| {
-        state
-            .metrics
-            .uploads
-            .with_label_values(&[media.as_str(), outcome])
-            .inc();
+        state.metrics.outcome(media.route(), outcome)
     })
 }
 

@@ -93,6 +93,17 @@ pub struct KeyStore {
     busy: AtomicU64,
     busy_logged: std::sync::Mutex<Option<Instant>>,
     default_rate_limit: u32,
+    counters: KeyCounters,
+}
+
+/// Where the store counts its answers (ingest's metrics `key_cache` and `key_lookups`).
+#[derive(Clone)]
+pub struct KeyCounters {
+    /// Checks by answer: `hit`, `negative_hit`, `miss`.
+    pub cache: prometheus::IntCounterVec,
+    /// Lookups of missed keys by result: `found`, `not_found`, `stale`, `unavailable`,
+    /// `busy`.
+    pub lookups: prometheus::IntCounterVec,
 }
 
 /// Settings of the store.
@@ -115,7 +126,7 @@ pub struct KeyStoreConfig {
 
 impl KeyStore {
     /// A store reading `api_keys` through `client`.
-    pub fn new(client: clickhouse::Client, config: KeyStoreConfig) -> Self {
+    pub fn new(client: clickhouse::Client, config: KeyStoreConfig, counters: KeyCounters) -> Self {
         KeyStore {
             client,
             known: Cache::builder()
@@ -138,27 +149,46 @@ impl KeyStore {
             busy: AtomicU64::new(0),
             busy_logged: std::sync::Mutex::new(None),
             default_rate_limit: config.default_rate_limit,
+            counters,
         }
     }
 
     /// The key's info, `None` when no such key exists. `key` must be well-formed.
     pub async fn get(&self, key: &str) -> Result<Option<Arc<KeyInfo>>, Unavailable> {
+        let cache = |answer: &str| self.counters.cache.with_label_values(&[answer]).inc();
+        let lookup = |result: &str| self.counters.lookups.with_label_values(&[result]).inc();
         if let Some(info) = self.known.get(key).await {
+            cache("hit");
             return Ok(Some(info));
         }
         if self.unknown.contains_key(key) {
+            cache("negative_hit");
             return Ok(None);
         }
+        cache("miss");
         match self.known.try_get_with_by_ref(key, self.load(key)).await {
-            Ok(info) => Ok(Some(info)),
+            Ok(info) => {
+                lookup("found");
+                Ok(Some(info))
+            }
             Err(e) => match *e {
                 LookupError::NotFound => {
+                    lookup("not_found");
                     self.unknown.insert(key.to_owned(), ()).await;
                     Ok(None)
                 }
                 LookupError::Unavailable(why) => match self.last_known.get(key).await {
-                    Some(info) => Ok(Some(info)),
-                    None => Err(why),
+                    Some(info) => {
+                        lookup("stale");
+                        Ok(Some(info))
+                    }
+                    None => {
+                        lookup(match why {
+                            Unavailable::Store => "unavailable",
+                            Unavailable::Busy => "busy",
+                        });
+                        Err(why)
+                    }
                 },
             },
         }

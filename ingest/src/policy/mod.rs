@@ -91,6 +91,8 @@ pub struct Policy {
     pub refusals: RateLimiter<(IpAddr, u64)>,
     /// Refused requests a client address may send per minute.
     pub refusals_per_minute: u32,
+    /// Replicas sharing each key's rate limit (see [`Policy::share`]).
+    pub replicas: u32,
     /// Bot user agents.
     pub bots: BotDetector,
 }
@@ -167,6 +169,12 @@ impl Policy {
         }
     }
 
+    /// This replica's part of a key's limit: `ceil(limit / replicas)`, at least 1. The
+    /// rate-limit headers describe this part, the bucket that decided.
+    pub fn share(&self, per_minute: u32) -> u32 {
+        per_minute.div_ceil(self.replicas.max(1)).max(1)
+    }
+
     /// Takes the request from its key's bucket, once it proved valid.
     pub fn spend(&self, admitted: &Admitted, now: Instant) -> Result<Rate, Refused> {
         let limit = admitted.rate.limit;
@@ -206,7 +214,7 @@ impl Policy {
                 keys::Unavailable::Busy => ApiError::KeyLookupBusy,
             })?
             .ok_or(ApiError::InvalidApiKey)?;
-        let limit = info.rate_limit_per_minute;
+        let limit = self.share(info.rate_limit_per_minute);
         let refused = |error, remaining, origin_refused| Refused {
             error,
             rate: Some(Rate { limit, remaining }),

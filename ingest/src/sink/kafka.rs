@@ -161,6 +161,11 @@ impl KafkaSink {
         SinkError::Kafka(e)
     }
 
+    /// Messages queued in the producer and not yet acknowledged.
+    pub fn queued(&self) -> i32 {
+        self.current().in_flight_count()
+    }
+
     /// Whether the broker answers metadata for the topic. Blocks; call off the runtime.
     pub fn reachable(&self) -> bool {
         self.current()
