@@ -3,9 +3,18 @@
 import http from 'node:http';
 import { readFileSync } from 'node:fs';
 import { chromium } from 'playwright-core';
+import Ajv2020 from 'ajv/dist/2020.js';
+import addFormats from 'ajv-formats';
 
 export const KEY = 'fk_' + 'T'.repeat(32);
 const SDK = new URL('../dist/friction-tracker.min.js', import.meta.url);
+// Every batch the SDK sends in any test must match the published batch schema, the
+// contract ingest validates (docs/events.schema.json).
+const ajv = new Ajv2020({ allErrors: true, strict: false });
+addFormats(ajv);
+const validBatch = ajv.compile(
+  JSON.parse(readFileSync(new URL('../../docs/events.schema.json', import.meta.url), 'utf8')),
+);
 
 export async function launch() {
   return chromium.launch({
@@ -36,6 +45,7 @@ export function page(attrs = {}, body = '', head = '') {
  */
 export async function captureServer({ pages = {}, respond, headers = {} } = {}) {
   const requests = [];
+  const violations = [];
   const server = http.createServer((req, res) => {
     const chunks = [];
     req.on('data', (c) => chunks.push(c));
@@ -53,6 +63,7 @@ export async function captureServer({ pages = {}, respond, headers = {} } = {}) 
         const body = Buffer.concat(chunks).toString('utf8');
         const entry = { at: Date.now(), headers: req.headers, query: url.searchParams, body, json: safeJson(body) };
         requests.push(entry);
+        if (!validBatch(entry.json)) violations.push({ body, errors: validBatch.errors });
         const answer = (respond && respond(entry, requests.length)) || { status: 200 };
         res.writeHead(answer.status, { 'content-type': 'application/json', ...(answer.headers || {}) });
         return res.end(JSON.stringify(answer.body || { success: answer.status < 300 }));
@@ -74,7 +85,14 @@ export async function captureServer({ pages = {}, respond, headers = {} } = {}) 
     base,
     requests,
     events: () => requests.flatMap((r) => (r.json && r.json.events) || []),
-    close: () => new Promise((r) => { server.close(r); server.closeAllConnections(); }),
+    violations,
+    // Closing is where a test learns that the SDK sent a batch breaking the schema.
+    close: async () => {
+      await new Promise((r) => { server.close(r); server.closeAllConnections(); });
+      if (violations.length) {
+        throw new Error(`batches break docs/events.schema.json: ${JSON.stringify(violations.slice(0, 3))}`);
+      }
+    },
   };
 }
 
