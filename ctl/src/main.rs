@@ -37,7 +37,15 @@ enum Output {
 #[derive(Subcommand)]
 enum Command {
     /// Apply pending ClickHouse migrations (idempotent).
-    Migrate,
+    Migrate {
+        /// Lay the schema out on this cluster (from the servers' `remote_servers`): every
+        /// statement ON CLUSTER, Replicated engines, and `<table>_all` Distributed tables.
+        #[arg(long)]
+        cluster: Option<String>,
+        /// Print every statement the migrations would run, in order, and run nothing.
+        #[arg(long)]
+        print: bool,
+    },
     /// Create the Kafka topics (idempotent).
     Topics {
         /// Partitions of each topic: the most consumers that can share its load.
@@ -163,12 +171,25 @@ async fn main() -> ExitCode {
 async fn run(config: CtlConfig, command: Command) -> Result<(), Box<dyn std::error::Error>> {
     let ch = config.clickhouse.client();
     match command {
-        Command::Migrate => {
-            let applied = migrations::migrate(
-                &config.clickhouse.server_client(),
-                &config.clickhouse.clickhouse_database,
-            )
-            .await?;
+        Command::Migrate { cluster, print } => {
+            let layout = match &cluster {
+                Some(name) => migrations::Layout::Cluster(name),
+                None => migrations::Layout::Single,
+            };
+            let database = &config.clickhouse.clickhouse_database;
+            if print {
+                let (create_database, create_bookkeeping) = migrations::bootstrap(database, layout);
+                println!("{create_database};\n\n{create_bookkeeping};\n");
+                for migration in migrations::MIGRATIONS {
+                    println!("-- {} {}", migration.version, migration.name);
+                    for statement in migration.statements_for(layout) {
+                        println!("{statement};\n");
+                    }
+                }
+                return Ok(());
+            }
+            let applied =
+                migrations::migrate(&config.clickhouse.server_client(), database, layout).await?;
             println!("applied {} migration(s) {applied:?}", applied.len());
         }
         Command::Topics {

@@ -7,7 +7,7 @@ use friction_schema::envelope::{EnvelopeHeader, ENVELOPE_VERSION};
 use friction_schema::event::{Event, EventType, ValidityFlags};
 use friction_schema::rows::{EventRow, FrictionRow, HeatmapRow, PerformanceRow};
 use friction_schema::topics;
-use friction_store::migrations::{migrate, MIGRATIONS};
+use friction_store::migrations::{migrate, Layout, MIGRATIONS};
 use friction_store::{keys, users};
 use friction_testkit::stack::Stack;
 use minio::s3::types::S3Api;
@@ -22,7 +22,9 @@ fn stack() -> Stack {
 async fn fresh_db() -> clickhouse::Client {
     let ch = stack().clickhouse().unwrap();
     let name = format!("t_{}", Uuid::new_v4().simple());
-    migrate(&ch.server_client(), &name).await.expect("migrate");
+    migrate(&ch.server_client(), &name, Layout::Single)
+        .await
+        .expect("migrate");
     ch.server_client().with_database(name)
 }
 
@@ -55,7 +57,7 @@ async fn migrating_twice_gives_the_same_schema() {
     let ch = stack().clickhouse().unwrap();
     let server = ch.server_client();
     let db = format!("t_{}", Uuid::new_v4().simple());
-    let first = migrate(&server, &db).await.unwrap();
+    let first = migrate(&server, &db, Layout::Single).await.unwrap();
     assert_eq!(
         first,
         MIGRATIONS.iter().map(|m| m.version).collect::<Vec<_>>()
@@ -73,7 +75,7 @@ async fn migrating_twice_gives_the_same_schema() {
     ] {
         assert!(before.iter().any(|(n, _)| n == table), "{table} missing");
     }
-    let second = migrate(&server, &db).await.unwrap();
+    let second = migrate(&server, &db, Layout::Single).await.unwrap();
     assert!(second.is_empty());
     assert_eq!(schema_of(&server, &db).await, before);
 }
@@ -82,11 +84,14 @@ async fn migrating_twice_gives_the_same_schema() {
 async fn concurrent_migrations_converge() {
     let server = stack().clickhouse().unwrap().server_client();
     let db = format!("t_{}", Uuid::new_v4().simple());
-    let (a, b) = tokio::join!(migrate(&server, &db), migrate(&server, &db));
+    let (a, b) = tokio::join!(
+        migrate(&server, &db, Layout::Single),
+        migrate(&server, &db, Layout::Single)
+    );
     a.unwrap();
     b.unwrap();
     let reference = format!("t_{}", Uuid::new_v4().simple());
-    migrate(&server, &reference).await.unwrap();
+    migrate(&server, &reference, Layout::Single).await.unwrap();
     let strip = |rows: Vec<(String, String)>, db: &str| -> Vec<(String, String)> {
         rows.into_iter()
             .map(|(n, q)| (n, q.replace(db, "DB")))

@@ -71,9 +71,13 @@ pub fn unique(prefix: &str) -> String {
 pub async fn fresh_database() -> ClickHouseConfig {
     let mut ch = stack().clickhouse().expect("clickhouse in stack.env");
     ch.clickhouse_database = unique("t");
-    friction_store::migrations::migrate(&ch.server_client(), &ch.clickhouse_database)
-        .await
-        .expect("migrate a test database");
+    friction_store::migrations::migrate(
+        &ch.server_client(),
+        &ch.clickhouse_database,
+        friction_store::migrations::Layout::Single,
+    )
+    .await
+    .expect("migrate a test database");
     ch
 }
 
