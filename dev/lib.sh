@@ -33,9 +33,9 @@ CHDB_PY="$CACHE/chdb-$CHDB_VERSION/bin/python"
 S3S_FS_BIN="$CACHE/s3s-fs-$S3S_FS_VERSION/bin/s3s-fs"
 
 # The commit named by --version and the build_info metric of every binary the dev scripts
-# build. Given to cargo only: the services would read a FRICTION_* variable as a setting.
+# build (the name Docker Hub's builds use). Given to cargo only.
 BUILD_COMMIT=$(git -C "$ROOT" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
-cargo() { FRICTION_BUILD_COMMIT="$BUILD_COMMIT" command cargo "$@"; }
+cargo() { SOURCE_COMMIT="$BUILD_COMMIT" command cargo "$@"; }
 
 log() { printf '[dev] %s\n' "$*" >&2; }
 die() { printf '[dev] error: %s\n' "$*" >&2; exit 1; }

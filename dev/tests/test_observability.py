@@ -27,8 +27,8 @@ BIN_DIR = pathlib.Path(os.environ.get("BIN_DIR", ROOT / "target" / "release"))
 JOBS = {"ingest": "FRICTION_INGEST_OPS_URL", "consumers": "FRICTION_CONSUMERS_URL",
         "admin": "FRICTION_ADMIN_URL", "exporter": "FRICTION_EXPORTER_URL"}
 # Names in PromQL that are not metrics.
-PROMQL_WORDS = {"sum", "by", "rate", "increase", "histogram_quantile", "max", "deriv", "and",
-                "or", "without", "le", "up"}
+PROMQL_WORDS = {"sum", "by", "rate", "increase", "histogram_quantile", "max", "count", "deriv",
+                "and", "or", "without", "le", "up", "absent", "label_replace"}
 
 
 def get(url, timeout=10):
@@ -114,6 +114,8 @@ class ObservabilityTest(unittest.TestCase):
         queries = dashboard_queries()
         self.assertGreaterEqual(len(queries), 20)
         for title, expr in queries:
+            for pattern in re.findall(r'__name__=~"([^"]+)"', expr):
+                self.assertTrue(any(re.fullmatch(pattern, n) for n in exposed), f"{title}: {pattern}")
             for name in metric_names(expr):
                 found = name in exposed or any(f"{name}_{s}" in exposed for s in ("bucket", "count"))
                 if name.endswith(("_bucket", "_count", "_sum")):

@@ -33,7 +33,8 @@ pub struct Metrics {
     pub kafka_messages: IntCounter,
     /// Kafka failures by kind: `queue_full`, `timeout`, `error`.
     pub kafka_errors: IntCounterVec,
-    /// Time from queueing a batch's messages to the broker's acknowledgement.
+    /// Time from queueing a batch's messages to the broker's acknowledgement (or to the
+    /// failure or timeout that ended the wait).
     pub kafka_produce_seconds: Histogram,
     /// Messages queued in the producer, not yet acknowledged.
     pub kafka_queue_messages: IntGauge,

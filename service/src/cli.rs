@@ -14,8 +14,9 @@ use crate::config::{self, ServiceConfig};
 /// The project's one version, shared by every crate and the SDK.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// The commit a binary was built from, when the build named it (`FRICTION_BUILD_COMMIT`).
-pub const COMMIT: &str = match option_env!("FRICTION_BUILD_COMMIT") {
+/// The commit a binary was built from, when the build named it (`SOURCE_COMMIT`; not a
+/// `FRICTION_*` name, which the services would read as a setting).
+pub const COMMIT: &str = match option_env!("SOURCE_COMMIT") {
     Some(commit) => commit,
     None => "unknown",
 };

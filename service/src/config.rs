@@ -389,6 +389,7 @@ mod tests {
     #[test]
     fn variables_that_name_no_setting_are_found() {
         figment::Jail::expect_with(|jail| {
+            jail.clear_env();
             jail.set_env("FRICTION_KAFKA_BROKER", "typo:9092");
             jail.set_env("FRICTION_LIMITS__MAX_EVENT", "3");
             jail.set_env("FRICTION_LIMITS__MAX_EVENTS", "3");

@@ -121,14 +121,14 @@ where
     drop(slot);
     let queued = queued?;
     let produced = std::time::Instant::now();
-    match state.sink.acked(queued.pending).await {
-        Ok(messages) => {
-            let metrics = &state.metrics;
-            metrics
-                .kafka_produce_seconds
-                .observe(produced.elapsed().as_secs_f64());
-            metrics.kafka_messages.inc_by(messages as u64);
-        }
+    let acked = state.sink.acked(queued.pending).await;
+    // Timeouts and failures count too: they are what the latency panel is for.
+    state
+        .metrics
+        .kafka_produce_seconds
+        .observe(produced.elapsed().as_secs_f64());
+    match acked {
+        Ok(messages) => state.metrics.kafka_messages.inc_by(messages as u64),
         Err(e) => return Err(known(unavailable(state, e))),
     }
     for (kind, n) in queued.breakdown.iter() {
