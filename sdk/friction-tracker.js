@@ -95,6 +95,21 @@
     return cfg.keepQuery ? u : String(u).split(/[?#]/)[0];
   }
 
+  // URLs inside free text (error messages, stacks) lose their query and fragment too
+  // (a stack frame keeps its :line:column), and e-mail addresses are masked.
+  function scrubText(t) {
+    t = String(t || '').replace(/[\w.+-]+@[\w-]+\.[\w.-]+/g, '[email]');
+    return cfg.keepQuery ? t : t.replace(/([a-z][\w+.-]*:\/\/[^\s?#)'"]*)[?#][^\s)'"]*?(:\d+:\d+)?(?=[\s)'"]|$)/gi, '$1$2');
+  }
+
+  // An id, class or field name that carries personal data is never sent: an e-mail
+  // address, a run of 4 or more digits (cards, SSNs, phones, account numbers), a long
+  // hexadecimal token, or two words joined by a single "_" (how user names end up in
+  // ids, as in alice_smith). The selector then falls back to tags and positions.
+  function personal(token) {
+    return /@|\d{4}|\d[\d\s.-]{5,}\d|[0-9a-f]{8}|[a-z]_[a-z]/i.test(token);
+  }
+
   function active() {
     return apiKey && consent && !dnt;
   }
@@ -124,6 +139,7 @@
   // --- delivery -----------------------------------------------------------------
 
   function takeErrors() {
+    if (!active()) errors = {};
     for (var key in errors) {
       var e = errors[key];
       e.count = e.n;
@@ -167,6 +183,7 @@
 
   // Back off exponentially with jitter (or as long as Retry-After says), then resend.
   function retry(batch, wait) {
+    if (!active()) return;
     queue = batch.concat(queue);
     if (queue.length > cfg.maxQueue) {
       stats.dropped += queue.length - cfg.maxQueue;
@@ -206,12 +223,12 @@
     var parts = [];
     for (var depth = 0; el && el.nodeType === 1 && depth < 5; depth++) {
       var tag = el.tagName.toLowerCase();
-      if (el.id && /^[A-Za-z][\w-]{0,63}$/.test(el.id)) {
+      if (el.id && /^[A-Za-z][\w-]{0,63}$/.test(el.id) && !personal(el.id)) {
         parts.unshift(tag + '#' + el.id);
         break;
       }
       var part = tag;
-      var cls = typeof el.className === 'string' ? el.className.trim().split(/\s+/).filter(function (c) { return /^[A-Za-z][\w-]{0,40}$/.test(c); }) : [];
+      var cls = typeof el.className === 'string' ? el.className.trim().split(/\s+/).filter(function (c) { return /^[A-Za-z][\w-]{0,40}$/.test(c) && !personal(c); }) : [];
       if (cls.length) part += '.' + cls.slice(0, 2).join('.');
       var parent = el.parentElement;
       if (parent) {
@@ -276,7 +293,7 @@
 
   function noteError(type, message, source, line, column, stack) {
     if (!active()) return;
-    message = String(message || 'Unknown error').slice(0, 1000);
+    message = scrubText(message || 'Unknown error').slice(0, 1000);
     var key = type + '|' + message + '|' + source + '|' + line + '|' + column;
     var e = errors[key];
     if (e) { e.n++; return; }
@@ -285,7 +302,7 @@
       event_id: uuid(), kind: 'friction', type: type, session_id: sessionId(), page_view_id: pageViewId,
       timestamp: Date.now(), url: pageUrl(location.href), viewport_width: w.innerWidth, viewport_height: w.innerHeight,
       message: message, source: pageUrl(source || '').slice(0, 2000), line: line || 0, column: column || 0,
-      stack: String(stack || '').slice(0, 4000), n: 1
+      stack: scrubText(stack).slice(0, 4000), n: 1
     };
   }
 
@@ -306,9 +323,11 @@
     var failed = [];
     for (var k in f.validity) if (k !== 'valid' && f.validity[k] === true) failed.push(k);
     var form = f.form;
+    var formName = form && (form.id || form.getAttribute('name'));
+    var fieldName = [f.name, f.id].filter(function (n) { return n && !personal(n); })[0];
     emit('friction', 'form_validation_error', {
-      form: form ? (form.id ? '#' + form.id : form.getAttribute('name') || selector(form)) : '',
-      field_name: f.name || f.id || selector(f),
+      form: form ? (formName && !personal(formName) ? (form.id ? '#' : '') + formName : selector(form)) : '',
+      field_name: fieldName || selector(f),
       field_type: f.type || f.tagName.toLowerCase(),
       selector: selector(f),
       validity: failed
@@ -420,7 +439,8 @@
     flush: guard(flush),
     setConsent: guard(function (yes) {
       consent = !!yes;
-      if (!consent) queue = [];
+      // Withdrawn: nothing collected before is sent, and a batch in flight is not retried.
+      if (!consent) { queue = []; errors = {}; }
     }),
     track: guard(function (name, fields) {
       var el = fields && fields.element;

@@ -64,16 +64,20 @@ export async function captureServer({ pages = {}, respond, headers = {} } = {}) 
         const entry = { at: Date.now(), headers: req.headers, query: url.searchParams, body, json: safeJson(body) };
         requests.push(entry);
         if (!validBatch(entry.json)) violations.push({ body, errors: validBatch.errors });
-        const answer = (respond && respond(entry, requests.length)) || { status: 200 };
-        res.writeHead(answer.status, { 'content-type': 'application/json', ...(answer.headers || {}) });
-        return res.end(JSON.stringify(answer.body || { success: answer.status < 300 }));
+        // An answer may be a promise, to hold a request in flight.
+        return Promise.resolve(respond && respond(entry, requests.length)).then((given) => {
+          const answer = given || { status: 200 };
+          res.writeHead(answer.status, { 'content-type': 'application/json', ...(answer.headers || {}) });
+          res.end(JSON.stringify(answer.body || { success: answer.status < 300 }));
+        });
       }
       const html = pages[url.pathname];
       if (html === undefined) {
         res.writeHead(404);
         return res.end();
       }
-      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', ...headers });
+      const type = url.pathname.endsWith('.js') ? 'application/javascript' : 'text/html; charset=utf-8';
+      res.writeHead(200, { 'content-type': type, ...headers });
       res.end(html);
     });
   });

@@ -1,0 +1,74 @@
+// Private by default: pages seeded with tokens, e-mails, card numbers and SSNs in their
+// URL, their scripts' URLs, error messages, stacks, ids, classes and field names; none of
+// it leaves the browser. And withdrawn consent stops everything collected before it.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { launch, openPage, page, until, sleep } from './helpers.mjs';
+
+let browser;
+before(async () => { browser = await launch(); });
+after(async () => { await browser.close(); });
+
+const SECRETS = ['secret123', 'scripttoken', 'bob@example.com', 'alice_smith', '4111111111111111',
+  '123-45-6789', 'frag', 'carol@example.org'];
+
+test('personal data in URLs, errors, ids, classes and field names never leaves the page', async () => {
+  const app = `document.getElementById('boom').addEventListener('click', function () {
+      throw new Error('failed for carol@example.org at ' + location.href);
+    });
+    document.getElementById('reject').addEventListener('click', function () {
+      Promise.reject(new Error('could not load ' + location.href));
+    });`;
+  const body = `
+    <div class="u-ssn-123-45-6789"><button id="alice_smith-profile" class="acct-4111111111111111 buy">Buy</button></div>
+    <button id="boom">boom</button><button id="reject">reject</button>
+    <form id="f-bob@example.com"><input name="email-bob@example.com" type="email" required><button id="go">Go</button></form>
+    <script src="/app.js?token=scripttoken"></script>`;
+  const { server, tab, context } = await openPage(browser, page({ 'batch-interval': '300' }, body), {
+    pages: { '/app.js': app, '/account': page({ 'batch-interval': '300' }, body) },
+  });
+  await tab.goto(`${server.base}/account?token=secret123&email=bob%40example.com#frag`);
+  for (let i = 0; i < 3; i++) await tab.click('#alice_smith-profile');
+  await tab.click('#boom');
+  await tab.click('#reject');
+  await tab.click('#go');
+  const events = await until(() => {
+    const all = server.events();
+    const types = new Set(all.map((e) => e.type));
+    return ['rage_click', 'javascript_error', 'unhandled_rejection', 'form_validation_error']
+      .every((t) => types.has(t)) && all;
+  }, 8000, 'every kind of event');
+  const error = events.find((e) => e.type === 'javascript_error');
+  assert.match(error.stack, /app\.js:\d+:\d+/, 'stack frames keep their positions');
+  assert.match(error.message, /\[email\]/);
+  const field = events.find((e) => e.type === 'form_validation_error');
+  assert.ok(field.field_name, 'the field is still named, by its position');
+  await sleep(400);
+  for (const r of server.requests) {
+    for (const secret of SECRETS) assert.ok(!r.body.includes(secret), `${secret} leaked in ${r.body}`);
+  }
+  await context.close();
+  await server.close();
+});
+
+test('withdrawing consent drops collected errors and does not retry a batch in flight', async () => {
+  let release;
+  const held = new Promise((r) => { release = r; });
+  const body = `<button id="boom" onclick="setTimeout(function(){ throw new Error('collected before') })">x</button>`;
+  const { server, tab, context } = await openPage(browser, page({ 'batch-interval': '200' }, body), {
+    respond: (entry, n) => (n === 1 ? held.then(() => ({ status: 503 })) : { status: 200 }),
+  });
+  // The first batch (the pageview) is in flight and will fail; an error is collected.
+  await until(() => server.requests.length === 1, 5000, 'a batch in flight');
+  await tab.click('#boom');
+  await sleep(50);
+  await tab.evaluate(() => window.friction.setConsent(false));
+  release();
+  await sleep(1500);
+  await tab.evaluate(() => window.friction.flush());
+  await sleep(300);
+  assert.equal(server.requests.length, 1, 'something was sent after consent was withdrawn');
+  assert.equal(await tab.evaluate(() => window.friction.stats().queued), 0);
+  await context.close();
+  await server.close();
+});
