@@ -55,6 +55,27 @@
   var errors = {};
   var activity = 0; // DOM mutations, navigations, requests, scrolls, focus changes
 
+  // JSON written here, not by JSON.stringify: a page may override it or give arrays a
+  // toJSON (Prototype.js), and a lone surrogate (text cut mid-pair) would make ingest
+  // refuse the whole batch, so it becomes U+FFFD.
+  function json(v) {
+    if (typeof v === 'string') {
+      return '"' + v.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(^|[^\ud800-\udbff])[\udc00-\udfff]/g, '$1\ufffd')
+        .replace(/[\u0000-\u001f"\\\u2028\u2029]/g, function (c) {
+          return '\\u' + ('000' + c.charCodeAt(0).toString(16)).slice(-4);
+        }) + '"';
+    }
+    if (typeof v === 'number') return isFinite(v) ? String(v) : 'null';
+    if (typeof v === 'boolean') return String(v);
+    if (Array.isArray(v)) return '[' + v.map(json).join(',') + ']';
+    if (v && typeof v === 'object') {
+      var out = [];
+      for (var k in v) if (Object.prototype.hasOwnProperty.call(v, k) && v[k] !== undefined) out.push(json(k) + ':' + json(v[k]));
+      return '{' + out.join(',') + '}';
+    }
+    return 'null';
+  }
+
   function uuid() {
     var c = w.crypto;
     if (c && c.randomUUID) return c.randomUUID();
@@ -153,7 +174,7 @@
     takeErrors();
     if (sending || !queue.length || Date.now() < retryAt || !nativeFetch) return;
     var batch = queue.splice(0, Math.max(cfg.batchSize, 1) * 10);
-    var body = JSON.stringify({ sent_at: Date.now(), events: batch });
+    var body = json({ sent_at: Date.now(), events: batch });
     sending = true;
     nativeFetch(cfg.endpoint, {
       method: 'POST',
@@ -202,10 +223,10 @@
     var url = cfg.endpoint + (cfg.endpoint.indexOf('?') < 0 ? '?' : '&') + 'api_key=' + encodeURIComponent(apiKey);
     while (queue.length) {
       var n = queue.length;
-      var body = JSON.stringify({ sent_at: Date.now(), events: queue });
+      var body = json({ sent_at: Date.now(), events: queue });
       while (n > 1 && body.length > BEACON_MAX) {
         n = Math.ceil(n / 2);
-        body = JSON.stringify({ sent_at: Date.now(), events: queue.slice(0, n) });
+        body = json({ sent_at: Date.now(), events: queue.slice(0, n) });
       }
       queue.splice(0, n);
       var ok = false;
@@ -231,10 +252,17 @@
       var cls = typeof el.className === 'string' ? el.className.trim().split(/\s+/).filter(function (c) { return /^[A-Za-z][\w-]{0,40}$/.test(c) && !personal(c); }) : [];
       if (cls.length) part += '.' + cls.slice(0, 2).join('.');
       var parent = el.parentElement;
-      if (parent) {
-        var same = Array.prototype.filter.call(parent.children, function (c) { return c.tagName === el.tagName; });
-        if (same.length > 1) part += ':nth-of-type(' + (same.indexOf(el) + 1) + ')';
+      // Position among same-tag siblings, counted by walking (bounded: in a list of
+      // thousands a click must not cost milliseconds).
+      var index = 1, other = false, n = 0, s = el.previousElementSibling;
+      for (; s && n < 500; s = s.previousElementSibling, n++) {
+        if (s.tagName === el.tagName) { index++; other = true; }
       }
+      var counted = !s;
+      for (s = el.nextElementSibling, n = 0; s && !other && n < 500; s = s.nextElementSibling, n++) {
+        if (s.tagName === el.tagName) other = true;
+      }
+      if (other && counted) part += ':nth-of-type(' + index + ')';
       parts.unshift(part);
       el = parent;
     }
@@ -248,6 +276,20 @@
   var INTERACTIVE = 'a[href],button,input,select,textarea,label,summary,[role=button],[role=link],[onclick],[tabindex]';
 
   // --- detectors ------------------------------------------------------------------
+
+  // DOM changes are watched only while a dead-click check is pending: a document-wide
+  // observer would tax every update the page makes.
+  var checks = 0;
+  var watcher;
+  function watch(delta) {
+    checks += delta;
+    try {
+      if (delta > 0 && checks === 1) {
+        watcher = watcher || new MutationObserver(bump);
+        watcher.observe(d.documentElement, { childList: true, subtree: true, attributes: true, characterData: true });
+      } else if (!checks && watcher) watcher.disconnect();
+    } catch (e) { /* very old browsers: dead clicks then only see other activity */ }
+  }
 
   var clicks = [];
   function onClick(ev) {
@@ -278,10 +320,12 @@
     if (!target || optedOut(target, 'dead') || ev.button || ev.metaKey || ev.ctrlKey || ev.shiftKey) return;
     if (target.tagName === 'A' && target.target && target.target !== '_self') return;
     if (target.tagName === 'INPUT' && !/^(submit|button|reset|image)$/i.test(target.type)) return;
+    watch(1);
     var before = activity;
     var focused = d.activeElement;
     var href = location.href;
     setTimeout(guard(function () {
+      watch(-1);
       if (activity === before && d.activeElement === focused && location.href === href && d.visibilityState === 'visible') {
         emit('friction', 'dead_click', {
           x: ev.pageX, y: ev.pageY, client_x: ev.clientX, client_y: ev.clientY,
@@ -406,28 +450,38 @@
   on(w, 'error', onError);
   on(w, 'unhandledrejection', onRejection);
   on(d, 'invalid', onInvalid);
-  on(w, 'popstate', function () { onNavigate('pop'); });
   on(w, 'hashchange', bump);
   on(w, 'scroll', bump);
   on(d, 'focusin', bump);
   on(d, 'visibilitychange', function () { if (d.visibilityState === 'hidden') { reportVitals(); flushOnExit(); } });
   on(w, 'pagehide', function () { reportVitals(); flushOnExit(); });
-  ['pushState', 'replaceState'].forEach(function (name) {
-    var original = history[name];
-    history[name] = function () {
-      var result = original.apply(this, arguments);
-      guard(onNavigate)(name === 'pushState' ? 'push' : 'replace');
-      return result;
-    };
-  });
-  if (nativeFetch) {
-    w.fetch = function () { activity++; return nativeFetch.apply(w, arguments); };
+  // SPA navigations. Nothing of the page is wrapped where the browser can tell: wrapping
+  // would put this script's frames between the page and its own errors (a cross-origin
+  // script's frames turn them into "Script error." and silence unhandled rejections).
+  // Without the Navigation API, history methods are wrapped if the page allows it.
+  var navigation = w.navigation;
+  if (navigation && navigation.addEventListener) {
+    var navType = 'push';
+    on(navigation, 'navigate', function (e) { navType = e.navigationType === 'traverse' ? 'pop' : e.navigationType; });
+    on(navigation, 'navigatesuccess', function () { onNavigate(navType); });
+  } else {
+    on(w, 'popstate', function () { onNavigate('pop'); });
+    ['pushState', 'replaceState'].forEach(function (name) {
+      var original = history[name];
+      try {
+        history[name] = function () {
+          var result = original.apply(this, arguments);
+          guard(onNavigate)(name === 'pushState' ? 'push' : 'replace');
+          return result;
+        };
+      } catch (e) { /* frozen by the page: navigations are then seen on clicks and popstate */ }
+    });
   }
-  var send = XMLHttpRequest.prototype.send;
-  XMLHttpRequest.prototype.send = function () { activity++; return send.apply(this, arguments); };
-  try {
-    new MutationObserver(bump).observe(d.documentElement, { childList: true, subtree: true, attributes: true, characterData: true });
-  } catch (e) { /* very old browsers: dead clicks then only see other activity */ }
+  // Requests the page makes (not this tracker's) count as activity for dead clicks, seen
+  // as resource timings rather than by wrapping fetch and XMLHttpRequest.
+  observe('resource', function (e) {
+    if (/^(fetch|xmlhttprequest)$/.test(e.initiatorType) && e.name.split('?')[0] !== cfg.endpoint) bump();
+  });
 
   setInterval(guard(flush), cfg.batchInterval);
   pageview('load');

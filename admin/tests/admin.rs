@@ -246,7 +246,7 @@ async fn every_route_answers_each_kind_of_caller() {
                             assert_eq!(
                                 v["snippet"],
                                 format!(
-                                    r#"<script src="https://ingest.example.test/friction-tracker.js" data-api-key="{key}" async></script>"#
+                                    r#"<script src="https://ingest.example.test/friction-tracker.js" data-api-key="{key}" crossorigin="anonymous" async></script>"#
                                 )
                             );
                         }

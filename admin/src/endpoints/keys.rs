@@ -44,7 +44,7 @@ fn with_secret(mut value: Value, key: &str, ingest_url: &str) -> Value {
 /// The install snippet of `key` on the ingest at `ingest_url`.
 pub fn snippet(ingest_url: &str, key: &str) -> String {
     format!(
-        r#"<script src="{ingest_url}/friction-tracker.js" data-api-key="{key}" async></script>"#
+        r#"<script src="{ingest_url}/friction-tracker.js" data-api-key="{key}" crossorigin="anonymous" async></script>"#
     )
 }
 
