@@ -9,7 +9,20 @@
   var VERSION = '0.2.0';
   var SESSION_KEY = 'friction_session';
   var SESSION_IDLE_MS = 30 * 60 * 1000;
-  var BEACON_MAX = 60000; // sendBeacon and keepalive bodies are limited to 64 KB
+  // Keepalive requests and beacons share one 64 KB budget per page (all of them in flight
+  // together), counted in bytes.
+  var BEACON_MAX = 60000;
+  var MAX_EVENTS = 500; // ingest's limit per batch
+  var MAX_BODY = 512 * 1024; // well under ingest's 1 MiB
+  var MAX_ATTEMPTS = 8; // then a batch is given up, counted as failed
+  var PENDING_KEY = 'friction_pending';
+  // Ingest's limits per field, in UTF-8 bytes: longer values are cut before sending
+  // rather than refused there.
+  var LIMITS = {
+    url: 2048, referrer: 2048, source: 2048, selector: 1024, form: 1024, message: 1024,
+    field_name: 1024, stack: 8192, element_tag: 64, field_type: 64, navigation_type: 32,
+    session_id: 128, page_view_id: 128
+  };
   var nativeFetch = w.fetch && w.fetch.bind(w);
   var script = d.currentScript;
 
@@ -50,6 +63,9 @@
   var pageViewId = uuid();
   var lastPath = location.pathname;
   var sending = false;
+  var leaving = false;
+  var inflight = 0; // bytes of the keepalive request in flight
+  var attempts = 0;
   var retryAt = 0;
   var backoff = 0;
   var errors = {};
@@ -60,7 +76,7 @@
   // refuse the whole batch, so it becomes U+FFFD.
   function json(v) {
     if (typeof v === 'string') {
-      return '"' + v.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(^|[^\ud800-\udbff])[\udc00-\udfff]/g, '$1\ufffd')
+      return '"' + whole(v)
         .replace(/[\u0000-\u001f"\\\u2028\u2029]/g, function (c) {
           return '\\u' + ('000' + c.charCodeAt(0).toString(16)).slice(-4);
         }) + '"';
@@ -74,6 +90,22 @@
       return '{' + out.join(',') + '}';
     }
     return 'null';
+  }
+
+  // `t` with each lone surrogate (text cut mid-pair) replaced by U+FFFD.
+  function whole(t) {
+    return t.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(^|[^\ud800-\udbff])[\udc00-\udfff]/g, '$1\ufffd');
+  }
+
+  function bytes(t) {
+    return unescape(encodeURIComponent(whole(t))).length;
+  }
+
+  // `t` cut to at most `max` UTF-8 bytes, never inside a character.
+  function cut(t, max) {
+    t = t.slice(0, max);
+    for (var b; (b = bytes(t)) > max;) t = t.slice(0, Math.floor(t.length * max / b));
+    return t.replace(/[\ud800-\udbff]$/, '');
   }
 
   function uuid() {
@@ -149,12 +181,22 @@
       viewport_height: w.innerHeight
     };
     for (var k in fields) if (fields[k] !== undefined && fields[k] !== null) e[k] = fields[k];
-    queue.push(e);
+    queue.push(fit(e));
+    bound();
+    if (queue.length >= cfg.batchSize) flush();
+  }
+
+  function fit(e) {
+    for (var k in LIMITS) if (typeof e[k] === 'string') e[k] = cut(e[k], LIMITS[k]);
+    return e;
+  }
+
+  // The queue never holds more than max-queue events: the oldest go first, counted.
+  function bound() {
     if (queue.length > cfg.maxQueue) {
       stats.dropped += queue.length - cfg.maxQueue;
       queue.splice(0, queue.length - cfg.maxQueue);
     }
-    if (queue.length >= cfg.batchSize) flush();
   }
 
   // --- delivery -----------------------------------------------------------------
@@ -165,77 +207,122 @@
       var e = errors[key];
       e.count = e.n;
       delete e.n;
-      queue.push(e);
+      queue.push(fit(e));
     }
     errors = {};
+    bound();
   }
 
   function flush() {
     takeErrors();
-    if (sending || !queue.length || Date.now() < retryAt || !nativeFetch) return;
-    var batch = queue.splice(0, Math.max(cfg.batchSize, 1) * 10);
-    var body = json({ sent_at: Date.now(), events: batch });
+    if (sending || leaving || !queue.length || Date.now() < retryAt || !nativeFetch) return;
+    // At most ingest's 500 events and MAX_BODY bytes: a retried batch never grows past
+    // what ingest takes.
+    var n = Math.min(Math.max(cfg.batchSize, 1) * 10, MAX_EVENTS, queue.length);
+    var body = json({ sent_at: Date.now(), events: queue.slice(0, n) });
+    while (n > 1 && bytes(body) > MAX_BODY) {
+      n = Math.ceil(n / 2);
+      body = json({ sent_at: Date.now(), events: queue.slice(0, n) });
+    }
+    var batch = queue.splice(0, n);
+    var size = bytes(body);
     sending = true;
+    inflight = size < BEACON_MAX ? size : 0;
     nativeFetch(cfg.endpoint, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'x-api-key': apiKey },
       body: body,
-      keepalive: body.length < BEACON_MAX,
+      keepalive: inflight > 0,
       credentials: 'omit'
     }).then(function (r) {
       sending = false;
+      inflight = 0;
       if (r.ok) {
         stats.sent += batch.length;
         backoff = 0;
+        attempts = 0;
         if (queue.length) flush();
         return;
       }
       if (r.status === 429 || r.status >= 500) {
-        var after = Number(r.headers.get('retry-after'));
-        retry(batch, after > 0 ? after * 1000 : 0);
+        retry(batch, retryAfter(r.headers.get('retry-after')));
       } else {
         stats.failed += batch.length; // refused: retrying cannot help
       }
     }, function () {
       sending = false;
-      retry(batch, 0);
+      inflight = 0;
+      // A keepalive request outlives the page: after pagehide its rejection says nothing
+      // about delivery, and sending it again would deliver it twice.
+      if (!leaving) retry(batch, 0);
     });
   }
 
-  // Back off exponentially with jitter (or as long as Retry-After says), then resend.
+  // Retry-After as seconds or as an HTTP date, in ms from now.
+  function retryAfter(h) {
+    var seconds = Number(h);
+    if (seconds > 0) return seconds * 1000;
+    var at = Date.parse(h);
+    return at > Date.now() ? at - Date.now() : 0;
+  }
+
+  // Back off exponentially with jitter (or as long as Retry-After says), then resend;
+  // after MAX_ATTEMPTS the batch is given up and counted as failed.
   function retry(batch, wait) {
     if (!active()) return;
-    queue = batch.concat(queue);
-    if (queue.length > cfg.maxQueue) {
-      stats.dropped += queue.length - cfg.maxQueue;
-      queue.splice(0, queue.length - cfg.maxQueue);
+    if (++attempts >= MAX_ATTEMPTS) {
+      stats.failed += batch.length;
+      attempts = 0;
+      backoff = 0;
+      return;
     }
+    queue = batch.concat(queue);
+    bound();
     backoff = Math.min(backoff ? backoff * 2 : 1000, 60000);
     var delay = wait || backoff / 2 + Math.random() * backoff / 2;
     retryAt = Date.now() + delay;
     setTimeout(guard(flush), delay + 10);
   }
 
-  // Leaving the page: hand everything to the browser, which delivers after unload. The
-  // key goes in the query string because sendBeacon cannot set headers.
-  function flushOnExit() {
+  // Hidden or leaving: hand the browser what fits the page's 64 KB keepalive budget
+  // (less what a keepalive request in flight holds), which it delivers after unload. The
+  // key goes in the query string because sendBeacon cannot set headers. When the page
+  // goes away, what did not fit is kept for the next page of this site.
+  function flushOnExit(away) {
     takeErrors();
+    if (away) leaving = true;
+    if (!active()) return;
     var url = cfg.endpoint + (cfg.endpoint.indexOf('?') < 0 ? '?' : '&') + 'api_key=' + encodeURIComponent(apiKey);
+    var budget = BEACON_MAX - inflight;
     while (queue.length) {
-      var n = queue.length;
-      var body = json({ sent_at: Date.now(), events: queue });
-      while (n > 1 && body.length > BEACON_MAX) {
+      var n = Math.min(queue.length, MAX_EVENTS);
+      var body = json({ sent_at: Date.now(), events: queue.slice(0, n) });
+      while (n > 1 && bytes(body) > budget) {
         n = Math.ceil(n / 2);
         body = json({ sent_at: Date.now(), events: queue.slice(0, n) });
       }
-      queue.splice(0, n);
       var ok = false;
-      try { ok = navigator.sendBeacon(url, new Blob([body], { type: 'text/plain' })); } catch (e) { ok = false; }
-      if (!ok && nativeFetch) {
-        nativeFetch(url, { method: 'POST', body: body, keepalive: true, credentials: 'omit', headers: { 'content-type': 'text/plain' } })
-          .catch(function () {});
+      if (bytes(body) <= budget) {
+        try { ok = navigator.sendBeacon(url, new Blob([body], { type: 'text/plain' })); } catch (e) { ok = false; }
       }
+      if (!ok) break;
+      queue.splice(0, n);
+      budget -= bytes(body);
     }
+    if (away && queue.length) {
+      try { localStorage.setItem(PENDING_KEY, json(queue)); } catch (e) { stats.dropped += queue.length; }
+      queue = [];
+    }
+  }
+
+  // Events the previous page could not hand over.
+  function restore() {
+    try {
+      var kept = localStorage.getItem(PENDING_KEY);
+      localStorage.removeItem(PENDING_KEY);
+      if (kept && active()) queue = JSON.parse(kept).concat(queue);
+      bound();
+    } catch (e) { /* storage may be off, or the page's JSON overridden */ }
   }
 
   // --- elements -------------------------------------------------------------------
@@ -341,7 +428,7 @@
     var key = type + '|' + message + '|' + source + '|' + line + '|' + column;
     var e = errors[key];
     if (e) { e.n++; return; }
-    if (Object.keys(errors).length >= 50) return;
+    if (Object.keys(errors).length >= 50) { stats.dropped++; return; }
     errors[key] = {
       event_id: uuid(), kind: 'friction', type: type, session_id: sessionId(), page_view_id: pageViewId,
       timestamp: Date.now(), url: pageUrl(location.href), viewport_width: w.innerWidth, viewport_height: w.innerHeight,
@@ -453,8 +540,15 @@
   on(w, 'hashchange', bump);
   on(w, 'scroll', bump);
   on(d, 'focusin', bump);
-  on(d, 'visibilitychange', function () { if (d.visibilityState === 'hidden') { reportVitals(); flushOnExit(); } });
-  on(w, 'pagehide', function () { reportVitals(); flushOnExit(); });
+  on(d, 'visibilitychange', function () { if (d.visibilityState === 'hidden') { reportVitals(); flushOnExit(false); } });
+  on(w, 'pagehide', function () { reportVitals(); flushOnExit(true); });
+  // Back from the back/forward cache: this page is alive again and holds its queue.
+  on(w, 'pageshow', function (e) {
+    if (e.persisted) {
+      leaving = false;
+      restore();
+    }
+  });
   // SPA navigations. Nothing of the page is wrapped where the browser can tell: wrapping
   // would put this script's frames between the page and its own errors (a cross-origin
   // script's frames turn them into "Script error." and silence unhandled rejections).
@@ -484,6 +578,7 @@
   });
 
   setInterval(guard(flush), cfg.batchInterval);
+  restore();
   pageview('load');
   if (d.readyState === 'complete') setTimeout(guard(perf), 0);
   else on(w, 'load', function () { setTimeout(guard(perf), 0); });
@@ -494,7 +589,11 @@
     setConsent: guard(function (yes) {
       consent = !!yes;
       // Withdrawn: nothing collected before is sent, and a batch in flight is not retried.
-      if (!consent) { queue = []; errors = {}; }
+      if (!consent) {
+        queue = [];
+        errors = {};
+        try { localStorage.removeItem(PENDING_KEY); } catch (e) { /* storage may be off */ }
+      }
     }),
     track: guard(function (name, fields) {
       var el = fields && fields.element;
