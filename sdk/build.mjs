@@ -8,7 +8,8 @@ const BUDGET_GZIP_BYTES = 5 * 1024;
 const source = readFileSync(new URL('./friction-tracker.js', import.meta.url), 'utf8');
 const out = await minify(source, {
   ecma: 2017,
-  compress: { passes: 2 },
+  // ES2017 has arrow functions: terser may use them where behaviour is the same.
+  compress: { passes: 2, unsafe_arrows: true },
   mangle: true,
   format: { comments: /^!/ },
 });

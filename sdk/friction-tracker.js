@@ -1,4 +1,4 @@
-/*! friction-tracker.js: website friction analytics. Apache-2.0. */
+/*! friction-tracker.js, Apache-2.0 */
 // Embed: <script src="https://HOST/friction-tracker.js" data-api-key="fk_..."></script>
 // ES2017, no dependencies, no eval. Every listener is passive and guarded: the tracker
 // never throws into the host page. See sdk/README.md for options and the event model.
@@ -20,8 +20,7 @@
   // rather than refused there.
   var LIMITS = {
     url: 2048, referrer: 2048, source: 2048, selector: 1024, form: 1024, message: 1024,
-    field_name: 1024, stack: 8192, element_tag: 64, field_type: 64, navigation_type: 32,
-    session_id: 128, page_view_id: 128
+    field_name: 1024, stack: 8192, element_tag: 64, field_type: 64
   };
   var nativeFetch = w.fetch && w.fetch.bind(w);
   var script = d.currentScript;
@@ -45,7 +44,6 @@
     endpoint: attr('endpoint', origin + '/v1/events'),
     batchSize: num('batch-size', 10),
     batchInterval: num('batch-interval', 5000),
-    recording: flag('enable-recording', false), // reserved for session recording capture
     requireConsent: flag('require-consent', false),
     respectDnt: flag('respect-dnt', true),
     keepQuery: flag('keep-query', false),
@@ -75,22 +73,17 @@
   // toJSON (Prototype.js), and a lone surrogate (text cut mid-pair) would make ingest
   // refuse the whole batch, so it becomes U+FFFD.
   function json(v) {
-    if (typeof v === 'string') {
-      return '"' + whole(v)
-        .replace(/[\u0000-\u001f"\\\u2028\u2029]/g, function (c) {
-          return '\\u' + ('000' + c.charCodeAt(0).toString(16)).slice(-4);
-        }) + '"';
-    }
-    if (typeof v === 'number') return isFinite(v) ? String(v) : 'null';
-    if (typeof v === 'boolean') return String(v);
-    if (Array.isArray(v)) return '[' + v.map(json).join(',') + ']';
-    if (v && typeof v === 'object') {
-      var out = [];
-      for (var k in v) if (Object.prototype.hasOwnProperty.call(v, k) && v[k] !== undefined) out.push(json(k) + ':' + json(v[k]));
-      return '{' + out.join(',') + '}';
-    }
-    return 'null';
+    return typeof v === 'string'
+      ? '"' + whole(v).replace(/[\u0000-\u001f"\\\u2028\u2029]/g, function (c) {
+        return '\\u' + (c.charCodeAt(0) + 65536).toString(16).slice(1);
+      }) + '"'
+      : Array.isArray(v) ? '[' + v.map(json).join(',') + ']'
+        : v && typeof v === 'object'
+          ? '{' + Object.keys(v).filter(function (k) { return v[k] !== undefined; })
+            .map(function (k) { return json(k) + ':' + json(v[k]); }).join(',') + '}'
+          : typeof v === 'number' && !isFinite(v) ? 'null' : String(v);
   }
+
 
   // `t` with each lone surrogate (text cut mid-pair) replaced by U+FFFD.
   function whole(t) {
@@ -167,8 +160,8 @@
     return apiKey && consent && !dnt;
   }
 
-  function emit(kind, type, fields) {
-    if (!active()) return;
+  // An event of `type` with what every event carries, and `fields`.
+  function event(kind, type, fields) {
     var e = {
       event_id: uuid(),
       kind: kind,
@@ -181,7 +174,12 @@
       viewport_height: w.innerHeight
     };
     for (var k in fields) if (fields[k] !== undefined && fields[k] !== null) e[k] = fields[k];
-    queue.push(fit(e));
+    return e;
+  }
+
+  function emit(kind, type, fields) {
+    if (!active()) return;
+    queue.push(fit(event(kind, type, fields)));
     bound();
     if (queue.length >= cfg.batchSize) flush();
   }
@@ -260,10 +258,8 @@
 
   // Retry-After as seconds or as an HTTP date, in ms from now.
   function retryAfter(h) {
-    var seconds = Number(h);
-    if (seconds > 0) return seconds * 1000;
-    var at = Date.parse(h);
-    return at > Date.now() ? at - Date.now() : 0;
+    var wait = Number(h) * 1000 || Date.parse(h) - Date.now();
+    return wait > 0 ? wait : 0;
   }
 
   // Back off exponentially with jitter (or as long as Retry-After says), then resend;
@@ -339,17 +335,16 @@
       var cls = typeof el.className === 'string' ? el.className.trim().split(/\s+/).filter(function (c) { return /^[A-Za-z][\w-]{0,40}$/.test(c) && !personal(c); }) : [];
       if (cls.length) part += '.' + cls.slice(0, 2).join('.');
       var parent = el.parentElement;
-      // Position among same-tag siblings, counted by walking (bounded: in a list of
-      // thousands a click must not cost milliseconds).
-      var index = 1, other = false, n = 0, s = el.previousElementSibling;
-      for (; s && n < 500; s = s.previousElementSibling, n++) {
-        if (s.tagName === el.tagName) { index++; other = true; }
+      // Position among same-tag siblings, counted by walking the first 500 children (in a
+      // list of thousands a click must not cost milliseconds).
+      var same = 0, index = 0;
+      for (var c = parent && parent.firstElementChild, n = 0; c && n < 500; c = c.nextElementSibling, n++) {
+        if (c.tagName === el.tagName) {
+          same++;
+          if (c === el) index = same;
+        }
       }
-      var counted = !s;
-      for (s = el.nextElementSibling, n = 0; s && !other && n < 500; s = s.nextElementSibling, n++) {
-        if (s.tagName === el.tagName) other = true;
-      }
-      if (other && counted) part += ':nth-of-type(' + index + ')';
+      if (same > 1 && index) part += ':nth-of-type(' + index + ')';
       parts.unshift(part);
       el = parent;
     }
@@ -379,12 +374,19 @@
   }
 
   var clicks = [];
+  var checking = []; // elements with a dead-click check pending
+  var intent = 0; // when the visitor last clicked or pressed Enter
   function onClick(ev) {
     var t = ev.target && ev.target.nodeType === 1 ? ev.target : ev.target && ev.target.parentElement;
-    if (!t) return;
+    // Clicks made by scripts are not the visitor's.
+    if (!t || !ev.isTrusted) return;
+    intent = Date.now();
     var sel = selector(t);
     var tag = t.tagName.toLowerCase();
-    emit('heatmap', 'click', {
+    // A keyboard activation (Enter, Space) is a click without a pointer: no position for
+    // the heatmap, and no rage.
+    var pointer = ev.detail > 0;
+    if (pointer) emit('heatmap', 'click', {
       x: ev.pageX, y: ev.pageY, client_x: ev.clientX, client_y: ev.clientY,
       scroll_x: w.scrollX, scroll_y: w.scrollY, selector: sel, element_tag: tag
     });
@@ -395,7 +397,7 @@
     var near = clicks.filter(function (c) {
       return c.el === t || Math.abs(c.x - ev.clientX) <= cfg.rageRadius && Math.abs(c.y - ev.clientY) <= cfg.rageRadius;
     });
-    if (near.length >= cfg.rageClicks && !optedOut(t, 'rage')) {
+    if (pointer && near.length >= cfg.rageClicks && !optedOut(t, 'rage')) {
       emit('friction', 'rage_click', {
         click_count: near.length, x: ev.pageX, y: ev.pageY, client_x: ev.clientX, client_y: ev.clientY,
         selector: sel, element_tag: tag
@@ -407,12 +409,18 @@
     if (!target || optedOut(target, 'dead') || ev.button || ev.metaKey || ev.ctrlKey || ev.shiftKey) return;
     if (target.tagName === 'A' && target.target && target.target !== '_self') return;
     if (target.tagName === 'INPUT' && !/^(submit|button|reset|image)$/i.test(target.type)) return;
+    // What the browser answers itself: a native list, a download, a mail or phone app.
+    if (target.tagName === 'SELECT' || target.hasAttribute('download') || /^(mailto|tel):/i.test(target.getAttribute('href'))) return;
+    // One check per element: a rage click on a dead button is one dead click.
+    if (checking.indexOf(target) >= 0) return;
+    checking.push(target);
     watch(1);
     var before = activity;
     var focused = d.activeElement;
     var href = location.href;
     setTimeout(guard(function () {
       watch(-1);
+      checking.splice(checking.indexOf(target), 1);
       if (activity === before && d.activeElement === focused && location.href === href && d.visibilityState === 'visible') {
         emit('friction', 'dead_click', {
           x: ev.pageX, y: ev.pageY, client_x: ev.clientX, client_y: ev.clientY,
@@ -424,21 +432,21 @@
 
   function noteError(type, message, source, line, column, stack) {
     if (!active()) return;
-    message = scrubText(message || 'Unknown error').slice(0, 1000);
+    message = scrubText(message || 'Unknown error');
     var key = type + '|' + message + '|' + source + '|' + line + '|' + column;
     var e = errors[key];
     if (e) { e.n++; return; }
     if (Object.keys(errors).length >= 50) { stats.dropped++; return; }
-    errors[key] = {
-      event_id: uuid(), kind: 'friction', type: type, session_id: sessionId(), page_view_id: pageViewId,
-      timestamp: Date.now(), url: pageUrl(location.href), viewport_width: w.innerWidth, viewport_height: w.innerHeight,
-      message: message, source: pageUrl(source || '').slice(0, 2000), line: line || 0, column: column || 0,
-      stack: scrubText(stack).slice(0, 4000), n: 1
-    };
+    errors[key] = event('friction', type, {
+      message: message, source: pageUrl(source || ''), line: line || 0, column: column || 0,
+      stack: scrubText(stack), n: 1
+    });
   }
 
   function onError(ev) {
-    if (!ev || !ev.message) return; // resource load errors carry no message
+    // Resource load errors carry no message; a cross-origin script's error carries nothing
+    // but "Script error.".
+    if (!ev || !ev.message || ev.message === 'Script error.' && !ev.filename) return;
     noteError('javascript_error', ev.message, ev.filename, ev.lineno, ev.colno, ev.error && ev.error.stack);
   }
 
@@ -448,9 +456,11 @@
     noteError('unhandled_rejection', message, '', 0, 0, r && r.stack);
   }
 
+  // Only what the visitor saw: `invalid` also fires for checkValidity() calls a page makes
+  // on every keystroke, so it counts only right after a click or Enter.
   function onInvalid(ev) {
     var f = ev.target;
-    if (!f || !f.validity) return;
+    if (!f || !f.validity || Date.now() - intent > 1000) return;
     var failed = [];
     for (var k in f.validity) if (k !== 'valid' && f.validity[k] === true) failed.push(k);
     var form = f.form;
@@ -531,12 +541,15 @@
   function bump() { activity++; }
 
   if (!apiKey) {
-    if (w.console) console.warn('friction-tracker: data-api-key is missing; tracking is off');
+    if (w.console) console.warn('friction-tracker: no data-api-key, not tracking');
   }
   on(d, 'click', onClick);
   on(w, 'error', onError);
   on(w, 'unhandledrejection', onRejection);
   on(d, 'invalid', onInvalid);
+  on(d, 'keydown', function (e) { if (e.key === 'Enter') intent = Date.now(); });
+  // A new window or a dialog takes the focus away: the click was answered.
+  on(w, 'blur', bump);
   on(w, 'hashchange', bump);
   on(w, 'scroll', bump);
   on(d, 'focusin', bump);
