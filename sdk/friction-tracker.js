@@ -15,7 +15,6 @@
   var MAX_EVENTS = 500; // ingest's limit per batch
   var MAX_BODY = 512 * 1024; // well under ingest's 1 MiB
   var MAX_ATTEMPTS = 8; // then a batch is given up, counted as failed
-  var PENDING_KEY = 'friction_pending';
   // Ingest's limits per field, in UTF-8 bytes: longer values are cut before sending
   // rather than refused there.
   var LIMITS = {
@@ -41,7 +40,8 @@
   var apiKey = attr('api-key', '');
   var origin = script && script.src ? new URL(script.src, location.href).origin : location.origin;
   var cfg = {
-    endpoint: attr('endpoint', origin + '/v1/events'),
+    // Absolute, so the tracker's own requests are told apart from the page's.
+    endpoint: new URL(attr('endpoint', origin + '/v1/events'), location.href).href,
     batchSize: num('batch-size', 10),
     batchInterval: num('batch-interval', 5000),
     requireConsent: flag('require-consent', false),
@@ -55,6 +55,8 @@
   };
 
   var queue = [];
+  // Events a page could not hand over, per key: two sites on one origin never mix.
+  var PENDING_KEY = 'friction_pending:' + apiKey;
   var stats = { dropped: 0, sent: 0, failed: 0 };
   var consent = !cfg.requireConsent;
   var dnt = cfg.respectDnt && (navigator.doNotTrack === '1' || w.doNotTrack === '1');
@@ -87,7 +89,7 @@
 
   // `t` with each lone surrogate (text cut mid-pair) replaced by U+FFFD.
   function whole(t) {
-    return t.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(^|[^\ud800-\udbff])[\udc00-\udfff]/g, '$1\ufffd');
+    return t.replace(/[\ud800-\udbff][\udc00-\udfff]|[\ud800-\udfff]/g, function (c) { return c[1] ? c : '\ufffd'; });
   }
 
   function bytes(t) {
@@ -104,13 +106,12 @@
   function uuid() {
     var c = w.crypto;
     if (c && c.randomUUID) return c.randomUUID();
-    var b = new Uint8Array(16);
-    if (c && c.getRandomValues) c.getRandomValues(b);
-    else for (var i = 0; i < 16; i++) b[i] = (Math.random() * 256) | 0;
+    // Every ES2017 browser has getRandomValues; randomUUID is newer.
+    var b = c.getRandomValues(new Uint8Array(16));
     b[6] = (b[6] & 15) | 64;
     b[8] = (b[8] & 63) | 128;
     var h = Array.prototype.map.call(b, function (x) { return (x + 256).toString(16).slice(1); }).join('');
-    return h.slice(0, 8) + '-' + h.slice(8, 12) + '-' + h.slice(12, 16) + '-' + h.slice(16, 20) + '-' + h.slice(20);
+    return h.replace(/(.{8})(.{4})(.{4})(.{4})/, '$1-$2-$3-$4-');
   }
 
   function guard(fn) {
@@ -143,9 +144,11 @@
 
   // URLs inside free text (error messages, stacks) lose their query and fragment too
   // (a stack frame keeps its :line:column), and e-mail addresses are masked.
+  // Cut to the longest field first and every repetition bounded: a page's huge error
+  // message must not cost it time.
   function scrubText(t) {
-    t = String(t || '').replace(/[\w.+-]+@[\w-]+\.[\w.-]+/g, '[email]');
-    return cfg.keepQuery ? t : t.replace(/([a-z][\w+.-]*:\/\/[^\s?#)'"]*)[?#][^\s)'"]*?(:\d+:\d+)?(?=[\s)'"]|$)/gi, '$1$2');
+    t = String(t || '').slice(0, 8192).replace(/[\w.+-]{1,64}@[\w-]{1,63}\.[\w.-]{1,63}/g, '[email]');
+    return cfg.keepQuery ? t : t.replace(/([a-z][\w+.-]{0,31}:\/\/[^\s?#)'"]{0,2048})[?#][^\s'"]{0,2048}?(:\d+:\d+)?(?=[\s'"]|\)\s|\)?$)/gi, '$1$2');
   }
 
   // An id, class or field name that carries personal data is never sent: an e-mail
@@ -153,7 +156,7 @@
   // hexadecimal token, or two words joined by a single "_" (how user names end up in
   // ids, as in alice_smith). The selector then falls back to tags and positions.
   function personal(token) {
-    return /@|\d{4}|\d[\d\s.-]{5,}\d|[0-9a-f]{8}|[a-z]_[a-z]/i.test(token);
+    return /@|\d{4}|\d[\d\s.-]{5,}\d|[0-9a-f]{8}|[a-z]_[a-z]/i.test(token.slice(0, 128));
   }
 
   function active() {
@@ -173,7 +176,7 @@
       viewport_width: w.innerWidth,
       viewport_height: w.innerHeight
     };
-    for (var k in fields) if (fields[k] !== undefined && fields[k] !== null) e[k] = fields[k];
+    Object.keys(fields).forEach(function (k) { if (fields[k] !== undefined && fields[k] !== null) e[k] = fields[k]; });
     return e;
   }
 
@@ -201,12 +204,12 @@
 
   function takeErrors() {
     if (!active()) errors = {};
-    for (var key in errors) {
+    Object.keys(errors).forEach(function (key) {
       var e = errors[key];
-      e.count = e.n;
+      e.count = Math.min(e.n, 1e6);
       delete e.n;
       queue.push(fit(e));
-    }
+    });
     errors = {};
     bound();
   }
@@ -259,7 +262,7 @@
   // Retry-After as seconds or as an HTTP date, in ms from now.
   function retryAfter(h) {
     var wait = Number(h) * 1000 || Date.parse(h) - Date.now();
-    return wait > 0 ? wait : 0;
+    return wait > 0 ? Math.min(wait, 36e5) : 0;
   }
 
   // Back off exponentially with jitter (or as long as Retry-After says), then resend;
@@ -306,19 +309,27 @@
       budget -= bytes(body);
     }
     if (away && queue.length) {
-      try { localStorage.setItem(PENDING_KEY, json(queue)); } catch (e) { stats.dropped += queue.length; }
+      // Added to what other tabs of the site left, not in their place.
+      try { localStorage.setItem(PENDING_KEY, json(kept().concat(queue))); } catch (e) { stats.dropped += queue.length; }
       queue = [];
     }
   }
 
-  // Events the previous page could not hand over.
-  function restore() {
+  // Takes the events pages of this site could not hand over.
+  function kept() {
     try {
-      var kept = localStorage.getItem(PENDING_KEY);
+      var k = localStorage.getItem(PENDING_KEY);
       localStorage.removeItem(PENDING_KEY);
-      if (kept && active()) queue = JSON.parse(kept).concat(queue);
+      return k ? JSON.parse(k) : [];
+    } catch (e) { return []; } // storage may be off, or the page's JSON overridden
+  }
+
+  // Queues them, once tracking is allowed (with consent required, when it is given).
+  function restore() {
+    if (active()) {
+      queue = kept().concat(queue);
       bound();
-    } catch (e) { /* storage may be off, or the page's JSON overridden */ }
+    }
   }
 
   // --- elements -------------------------------------------------------------------
@@ -432,7 +443,7 @@
 
   function noteError(type, message, source, line, column, stack) {
     if (!active()) return;
-    message = scrubText(message || 'Unknown error');
+    message = scrubText(message || 'Error');
     var key = type + '|' + message + '|' + source + '|' + line + '|' + column;
     var e = errors[key];
     if (e) { e.n++; return; }
@@ -541,7 +552,7 @@
   function bump() { activity++; }
 
   if (!apiKey) {
-    if (w.console) console.warn('friction-tracker: no data-api-key, not tracking');
+    if (w.console) console.warn('friction-tracker: no data-api-key');
   }
   on(d, 'click', onClick);
   on(w, 'error', onError);
@@ -601,11 +612,12 @@
     flush: guard(flush),
     setConsent: guard(function (yes) {
       consent = !!yes;
+      restore();
       // Withdrawn: nothing collected before is sent, and a batch in flight is not retried.
       if (!consent) {
         queue = [];
         errors = {};
-        try { localStorage.removeItem(PENDING_KEY); } catch (e) { /* storage may be off */ }
+        kept();
       }
     }),
     track: guard(function (name, fields) {

@@ -78,3 +78,24 @@ test('frozen globals and overridden JSON or Array.prototype.toJSON break neither
   await context.close();
   await server.close();
 });
+
+test('a huge error message or broken text costs the page nothing and loses nothing', async () => {
+  const server = await captureServer({ pages: { '/': page({ 'batch-interval': '200' }, '') } });
+  const context = await browser.newContext();
+  const tab = await context.newPage();
+  await tab.goto(server.base + '/');
+  const took = await tab.evaluate(() => {
+    const started = performance.now();
+    const huge = 'a'.repeat(300000) + '@' + 'b'.repeat(300000) + ' https://x.example/?' + 'q'.repeat(300000);
+    window.dispatchEvent(new ErrorEvent('error', { message: huge, filename: location.href, lineno: 1 }));
+    return performance.now() - started;
+  });
+  assert.ok(took < 200, `the page waited ${took} ms`);
+  await tab.evaluate(() => window.friction.track('\udc00\udc01 two lone halves'));
+  const custom = await until(() => server.events().find((e) => e.type === 'custom'), 5000, 'the event');
+  assert.equal(custom.message, '\ufffd\ufffd two lone halves');
+  const error = await until(() => server.events().find((e) => e.type === 'javascript_error'), 5000, 'the error');
+  assert.ok(Buffer.byteLength(error.message) <= 1024);
+  await context.close();
+  await server.close();
+});
