@@ -1,7 +1,7 @@
 //! The consumers binary against Kafka and ClickHouse reached only over TLS, each verified
 //! against an authority the binary is told to trust, configured through the environment.
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use friction_schema::envelope::{EnvelopeHeader, ENVELOPE_VERSION};
@@ -9,15 +9,6 @@ use friction_testkit::{self as kit, tls::Authority};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use serde_json::json;
 use uuid::Uuid;
-
-struct Stop(Child);
-
-impl Drop for Stop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn consumers_read_kafka_and_write_clickhouse_over_verified_tls_only() {
@@ -60,7 +51,7 @@ async fn consumers_read_kafka_and_write_clickhouse_over_verified_tls_only() {
             .unwrap();
     }
 
-    let _consumers = Stop(
+    let _consumers = kit::Running(
         Command::new(env!("CARGO_BIN_EXE_friction-consumers"))
             .env(
                 "FRICTION_OPS_LISTEN",

@@ -211,9 +211,6 @@ impl Metrics {
         for kind in ["queue_full", "timeout", "error"] {
             m.kafka_errors.with_label_values(&[kind]);
         }
-        for answer in ["hit", "negative_hit", "miss"] {
-            m.key_cache.with_label_values(&[answer]);
-        }
         for result in ["found", "not_found", "stale", "unavailable", "busy"] {
             m.key_lookups.with_label_values(&[result]);
         }

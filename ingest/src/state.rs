@@ -116,10 +116,7 @@ impl State {
                 grace: Duration::from_millis(config.key_grace_ms),
                 default_rate_limit: config.default_rate_limit_per_minute,
             },
-            KeyCounters {
-                cache: metrics.key_cache.clone(),
-                lookups: metrics.key_lookups.clone(),
-            },
+            KeyCounters::new(&metrics.key_cache, metrics.key_lookups.clone()),
         );
         let sdk = match SdkAsset::load(&config.sdk_path) {
             Ok(sdk) => Some(sdk),

@@ -3,22 +3,13 @@
 //! binary is told to trust (`ssl.ca.location` for Kafka, `SSL_CERT_FILE` for the HTTPS
 //! clients), configured through the environment alone.
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use friction_store::keys::{self, NewKey};
 use friction_store::objects::ObjectStore;
 use friction_testkit::{self as kit, tls::Authority};
 use serde_json::Value;
-
-struct Stop(Child);
-
-impl Drop for Stop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn example_batch() -> String {
     let doc = include_str!("../../docs/events.md");
@@ -73,7 +64,7 @@ async fn ingest_reaches_kafka_clickhouse_and_s3_over_verified_tls_only() {
     let port = kit::free_port();
     let ops_port = kit::free_port();
     let ca = authority.ca_file.display().to_string();
-    let _ingest = Stop(
+    let _ingest = kit::Running(
         Command::new(env!("CARGO_BIN_EXE_friction-ingest"))
             .env("FRICTION_LISTEN", format!("127.0.0.1:{port}"))
             .env("FRICTION_OPS_LISTEN", format!("127.0.0.1:{ops_port}"))

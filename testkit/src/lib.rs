@@ -251,6 +251,16 @@ impl Drop for PrivateBroker {
     }
 }
 
+/// A child process killed (and reaped) when the test lets go of it, pass or fail.
+pub struct Running(pub Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// A free TCP port on loopback.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

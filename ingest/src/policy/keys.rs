@@ -97,13 +97,26 @@ pub struct KeyStore {
 }
 
 /// Where the store counts its answers (ingest's metrics `key_cache` and `key_lookups`).
+/// The cache's answers are resolved once: one of them is counted on every request.
 #[derive(Clone)]
 pub struct KeyCounters {
-    /// Checks by answer: `hit`, `negative_hit`, `miss`.
-    pub cache: prometheus::IntCounterVec,
-    /// Lookups of missed keys by result: `found`, `not_found`, `stale`, `unavailable`,
-    /// `busy`.
-    pub lookups: prometheus::IntCounterVec,
+    hit: prometheus::IntCounter,
+    negative_hit: prometheus::IntCounter,
+    miss: prometheus::IntCounter,
+    lookups: prometheus::IntCounterVec,
+}
+
+impl KeyCounters {
+    /// Counters over `cache` (by answer: `hit`, `negative_hit`, `miss`) and `lookups` (by
+    /// result: `found`, `not_found`, `stale`, `unavailable`, `busy`).
+    pub fn new(cache: &prometheus::IntCounterVec, lookups: prometheus::IntCounterVec) -> Self {
+        KeyCounters {
+            hit: cache.with_label_values(&["hit"]),
+            negative_hit: cache.with_label_values(&["negative_hit"]),
+            miss: cache.with_label_values(&["miss"]),
+            lookups,
+        }
+    }
 }
 
 /// Settings of the store.
@@ -155,17 +168,16 @@ impl KeyStore {
 
     /// The key's info, `None` when no such key exists. `key` must be well-formed.
     pub async fn get(&self, key: &str) -> Result<Option<Arc<KeyInfo>>, Unavailable> {
-        let cache = |answer: &str| self.counters.cache.with_label_values(&[answer]).inc();
         let lookup = |result: &str| self.counters.lookups.with_label_values(&[result]).inc();
         if let Some(info) = self.known.get(key).await {
-            cache("hit");
+            self.counters.hit.inc();
             return Ok(Some(info));
         }
         if self.unknown.contains_key(key) {
-            cache("negative_hit");
+            self.counters.negative_hit.inc();
             return Ok(None);
         }
-        cache("miss");
+        self.counters.miss.inc();
         match self.known.try_get_with_by_ref(key, self.load(key)).await {
             Ok(info) => {
                 lookup("found");
