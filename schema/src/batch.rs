@@ -10,11 +10,12 @@ use std::ops::Range;
 
 use serde::Serialize;
 use simd_json::prelude::*;
-use simd_json::tape::{Object, Value};
+use simd_json::tape::{Object, Tape, Value};
 use uuid::Uuid;
 
 use crate::event::{Event, EventError, EventType, ValidityFlags};
 use crate::spans::{self, SpanError};
+use crate::url;
 
 /// Validation limits; ingest makes them configurable.
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
@@ -117,11 +118,22 @@ pub struct Validated<'p> {
     pub rejected: Vec<Rejection>,
 }
 
-/// Parses batches, reusing its buffers from one to the next.
-#[derive(Default)]
+/// Parses batches, reusing its buffers (the copy, simd-json's scratch and its tape)
+/// from one to the next.
 pub struct Parser {
     copy: Vec<u8>,
     buffers: simd_json::Buffers,
+    tape: Tape<'static>,
+}
+
+impl Default for Parser {
+    fn default() -> Self {
+        Parser {
+            copy: Vec::new(),
+            buffers: simd_json::Buffers::default(),
+            tape: Tape(Vec::new()),
+        }
+    }
 }
 
 impl Parser {
@@ -139,71 +151,86 @@ impl Parser {
         self.copy.extend_from_slice(body);
         // Strings stay where they are in the input: their offsets are offsets in `body`.
         let base = self.copy.as_ptr() as usize;
-        let offset = |s: &str| s.as_ptr() as usize - base;
-        let tape = simd_json::to_tape_with_buffers(&mut self.copy, &mut self.buffers)
+        let mut tape = std::mem::replace(&mut self.tape, Tape(Vec::new())).reset();
+        simd_json::fill_tape(&mut self.copy, &mut self.buffers, &mut tape)
             .map_err(|_| BatchError::InvalidJson)?;
-        let root = tape.as_value();
-        let root = root.as_object().ok_or(BatchError::NotABatch)?;
-        // Top-level keys must read the same to every reader: unique `events`, no escapes
-        // (an escaped key is shorter once read than as written).
-        let written = |key: &str| body.get(offset(key)..offset(key) + key.len());
-        if root
-            .iter()
-            .any(|(key, _)| written(key) != Some(key.as_bytes()))
-            || root.keys().filter(|key| *key == "events").count() > 1
-        {
-            return Err(BatchError::AmbiguousKeys);
-        }
-        let mut keys = root.iter();
-        let list = keys
-            .by_ref()
-            .find(|(key, _)| *key == "events")
-            .and_then(|(_, e)| e.as_array())
-            .ok_or(BatchError::NotABatch)?;
-        let next_key = keys.next().map(|(key, _)| offset(key));
-        let len = list.len();
-        if len == 0 {
-            return Err(BatchError::Empty);
-        }
-        if len > limits.max_events {
-            return Err(BatchError::TooManyEvents {
-                got: len,
-                max: limits.max_events,
-            });
-        }
-        let first_keys: Vec<Option<usize>> = list
-            .iter()
-            .map(|e| {
-                let obj = e.as_object()?;
-                let (key, _) = obj.iter().next()?;
-                Some(offset(key))
-            })
-            .collect();
-        let spans = match spans::locate(body, &first_keys, next_key) {
-            Some(spans) => spans,
-            None => spans::event_spans(body).map_err(|e| match e {
-                SpanError::Ambiguous => BatchError::AmbiguousKeys,
-                SpanError::NotABatch => BatchError::NotABatch,
-            })?,
-        };
-        if spans.len() != len {
-            return Err(BatchError::NotABatch);
-        }
-        let mut out = Validated {
-            accepted: Vec::with_capacity(len),
-            rejected: Vec::new(),
-        };
-        for ((index, value), span) in list.iter().enumerate().zip(spans) {
-            match parse_event(value, limits) {
-                Ok(mut event) => {
-                    correct_clock(&mut event, now_ms, limits);
-                    out.accepted.push(Accepted { event, span });
-                }
-                Err(error) => out.rejected.push(Rejection { index, error }),
-            }
-        }
-        Ok(out)
+        let validated = read_batch(&tape, body, base, limits, now_ms);
+        self.tape = tape.reset();
+        validated
     }
+}
+
+/// Validates the batch `tape` was parsed from: `body` is the batch as received, and
+/// `base` the address of the parsed copy, whose strings stand where they stand in `body`.
+fn read_batch<'p>(
+    tape: &Tape<'p>,
+    body: &[u8],
+    base: usize,
+    limits: &Limits,
+    now_ms: i64,
+) -> Result<Validated<'p>, BatchError> {
+    let offset = |s: &str| s.as_ptr() as usize - base;
+    let root = tape.as_value();
+    let root = root.as_object().ok_or(BatchError::NotABatch)?;
+    // Top-level keys must read the same to every reader: unique `events`, no escapes
+    // (an escaped key is shorter once read than as written).
+    let written = |key: &str| body.get(offset(key)..offset(key) + key.len());
+    if root
+        .iter()
+        .any(|(key, _)| written(key) != Some(key.as_bytes()))
+        || root.keys().filter(|key| *key == "events").count() > 1
+    {
+        return Err(BatchError::AmbiguousKeys);
+    }
+    let mut keys = root.iter();
+    let list = keys
+        .by_ref()
+        .find(|(key, _)| *key == "events")
+        .and_then(|(_, e)| e.as_array())
+        .ok_or(BatchError::NotABatch)?;
+    let next_key = keys.next().map(|(key, _)| offset(key));
+    let len = list.len();
+    if len == 0 {
+        return Err(BatchError::Empty);
+    }
+    if len > limits.max_events {
+        return Err(BatchError::TooManyEvents {
+            got: len,
+            max: limits.max_events,
+        });
+    }
+    let first_keys: Vec<Option<usize>> = list
+        .iter()
+        .map(|e| {
+            let obj = e.as_object()?;
+            let (key, _) = obj.iter().next()?;
+            Some(offset(key))
+        })
+        .collect();
+    let spans = match spans::locate(body, &first_keys, next_key) {
+        Some(spans) => spans,
+        None => spans::event_spans(body).map_err(|e| match e {
+            SpanError::Ambiguous => BatchError::AmbiguousKeys,
+            SpanError::NotABatch => BatchError::NotABatch,
+        })?,
+    };
+    if spans.len() != len {
+        return Err(BatchError::NotABatch);
+    }
+    let mut out = Validated {
+        accepted: Vec::with_capacity(len),
+        rejected: Vec::new(),
+    };
+    for ((index, value), span) in list.iter().enumerate().zip(spans) {
+        match parse_event(value, limits) {
+            Ok(mut event) => {
+                correct_clock(&mut event, now_ms, limits);
+                out.accepted.push(Accepted { event, span });
+            }
+            Err(error) => out.rejected.push(Rejection { index, error }),
+        }
+    }
+    Ok(out)
 }
 
 /// Replaces an implausible client time (further ahead or behind `now_ms` than the
@@ -263,10 +290,11 @@ pub const MAX_TIMESTAMP_MS: i64 = 4_102_444_800_000;
 /// (`https://victim.example@evil.example/` names evil.example, which a reader of the
 /// stored URL would not see).
 fn plausible_page_url(url: &str) -> bool {
-    let Some((scheme, rest)) = url.split_once("://") else {
+    let Some(end) = url::scheme_end(url) else {
         return false;
     };
-    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    let (scheme, rest) = (&url[..end], &url[end + 3..]);
+    let authority = &rest[..url::authority_len(rest)];
     !scheme.is_empty()
         && scheme
             .bytes()
@@ -650,6 +678,37 @@ mod tests {
             let (_, events, _) = parse(&with(&NOW.to_string(), url));
             assert_eq!(events.len(), 1, "{url}");
         }
+    }
+
+    #[test]
+    fn one_parser_reads_batch_after_batch_whatever_came_before() {
+        let mut parser = Parser::default();
+        let mut read = |json: String| {
+            let mut body = json.into_bytes();
+            parser
+                .validate(&mut body, &Limits::default(), NOW)
+                .map(|v| {
+                    v.accepted
+                        .iter()
+                        .map(|a| a.event.referrer.len())
+                        .collect::<Vec<_>>()
+                })
+        };
+        let one = |url: &str| {
+            format!(
+                r#"{{"events":[{}]}}"#,
+                event(&format!(r#""type":"click","referrer":"{url}""#))
+            )
+        };
+        let long = format!("https://a.example/{}", "p".repeat(2000));
+        assert_eq!(read(one(&long)), Ok(vec![2018]));
+        assert_eq!(read("{\"events\":[".into()), Err(BatchError::InvalidJson));
+        let two = format!(
+            r#"{{"events":[{},{}]}}"#,
+            event(r#""type":"click""#),
+            event(r#""type":"click""#)
+        );
+        assert_eq!(read(two), Ok(vec![0, 0]));
     }
 
     #[test]

@@ -13,7 +13,7 @@
 
 use serde::Serialize;
 use simd_json::prelude::*;
-use simd_json::tape::{Object, Value};
+use simd_json::tape::{Object, Tape, Value};
 use uuid::Uuid;
 
 use crate::batch::{parse_event, Accepted, Limits};
@@ -211,71 +211,88 @@ pub struct Decoded<'a> {
     pub events: Vec<Result<Event<'a>, BadEvent>>,
 }
 
-/// Decodes messages, reusing its parser buffers from one to the next.
-#[derive(Default)]
+/// Decodes messages, reusing its parser buffers and tape from one to the next.
 pub struct Decoder {
     buffers: simd_json::Buffers,
+    tape: Tape<'static>,
+}
+
+impl Default for Decoder {
+    fn default() -> Self {
+        Decoder {
+            buffers: simd_json::Buffers::default(),
+            tape: Tape(Vec::new()),
+        }
+    }
 }
 
 impl Decoder {
     /// Decodes `message` in place. Events are read with the same rules ingest checked
     /// them with, but without its size limits, which are ingest's own settings.
     pub fn decode<'a>(&mut self, message: &'a mut [u8]) -> Result<Decoded<'a>, EnvelopeError> {
-        let tape = simd_json::to_tape_with_buffers(message, &mut self.buffers)
+        let mut tape = std::mem::replace(&mut self.tape, Tape(Vec::new())).reset();
+        simd_json::fill_tape(message, &mut self.buffers, &mut tape)
             .map_err(|_| EnvelopeError::InvalidJson)?;
-        let root = tape.as_value();
-        let root = root
-            .as_object()
-            .ok_or(EnvelopeError::Invalid("not an object"))?;
-        let header = root
-            .get("header")
-            .and_then(|h| h.as_object())
-            .ok_or(EnvelopeError::Invalid("no header"))?;
-        let version = header
-            .get("v")
-            .and_then(|v| v.as_u64())
-            .ok_or(EnvelopeError::Invalid("no version"))?;
-        if version != 1 && version != u64::from(ENVELOPE_VERSION) {
-            return Err(EnvelopeError::Version(version));
-        }
-        // Checked above: 1 or 2.
-        let header = read_header(&header, version as u8)?;
-        let list = root
-            .get("events")
-            .and_then(|e| e.as_array())
-            .ok_or(EnvelopeError::Invalid("no events array"))?;
-        let corrected: Vec<u64> = root
-            .get("corrected")
-            .and_then(|c| c.as_array())
-            .map(|c| c.iter().filter_map(|i| i.as_u64()).collect())
-            .unwrap_or_default();
-        let limits = Limits::trusted();
-        let events = list
-            .iter()
-            .enumerate()
-            .map(|(i, value)| {
-                let mut event = parse_event(value, &limits).map_err(|error| BadEvent {
-                    error,
-                    json: value.encode(),
-                })?;
-                if version == 1 {
-                    let fields = value.as_object();
-                    let field = |name: &str| fields.as_ref().and_then(|o| o.get(name));
-                    if let Some(client) = field("client_timestamp").and_then(|t| t.as_i64()) {
-                        event.client_timestamp = client;
-                    }
-                    event.clock_corrected = field("clock_corrected")
-                        .and_then(|c| c.as_bool())
-                        .unwrap_or(false);
-                } else if corrected.contains(&(i as u64)) {
-                    event.timestamp = header.received_at;
-                    event.clock_corrected = true;
-                }
-                Ok(event)
-            })
-            .collect();
-        Ok(Decoded { header, events })
+        let decoded = read_envelope(&tape);
+        self.tape = tape.reset();
+        decoded
     }
+}
+
+/// Reads the envelope `tape` was parsed from.
+fn read_envelope<'a>(tape: &Tape<'a>) -> Result<Decoded<'a>, EnvelopeError> {
+    let root = tape.as_value();
+    let root = root
+        .as_object()
+        .ok_or(EnvelopeError::Invalid("not an object"))?;
+    let header = root
+        .get("header")
+        .and_then(|h| h.as_object())
+        .ok_or(EnvelopeError::Invalid("no header"))?;
+    let version = header
+        .get("v")
+        .and_then(|v| v.as_u64())
+        .ok_or(EnvelopeError::Invalid("no version"))?;
+    if version != 1 && version != u64::from(ENVELOPE_VERSION) {
+        return Err(EnvelopeError::Version(version));
+    }
+    // Checked above: 1 or 2.
+    let header = read_header(&header, version as u8)?;
+    let list = root
+        .get("events")
+        .and_then(|e| e.as_array())
+        .ok_or(EnvelopeError::Invalid("no events array"))?;
+    let corrected: Vec<u64> = root
+        .get("corrected")
+        .and_then(|c| c.as_array())
+        .map(|c| c.iter().filter_map(|i| i.as_u64()).collect())
+        .unwrap_or_default();
+    let limits = Limits::trusted();
+    let events = list
+        .iter()
+        .enumerate()
+        .map(|(i, value)| {
+            let mut event = parse_event(value, &limits).map_err(|error| BadEvent {
+                error,
+                json: value.encode(),
+            })?;
+            if version == 1 {
+                let fields = value.as_object();
+                let field = |name: &str| fields.as_ref().and_then(|o| o.get(name));
+                if let Some(client) = field("client_timestamp").and_then(|t| t.as_i64()) {
+                    event.client_timestamp = client;
+                }
+                event.clock_corrected = field("clock_corrected")
+                    .and_then(|c| c.as_bool())
+                    .unwrap_or(false);
+            } else if corrected.contains(&(i as u64)) {
+                event.timestamp = header.received_at;
+                event.clock_corrected = true;
+            }
+            Ok(event)
+        })
+        .collect();
+    Ok(Decoded { header, events })
 }
 
 fn read_header<'a>(h: &Object<'_, 'a>, v: u8) -> Result<EnvelopeHeader<'a>, EnvelopeError> {
