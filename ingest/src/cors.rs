@@ -1,6 +1,11 @@
 //! CORS: preflight answers and the headers every response carries. A preflight carries no
 //! API key, so it is answered for any origin; the real request then enforces the key's
 //! allowed domains and only echoes an allowed origin.
+//!
+//! A preflight allows whatever request headers it asks for: pages often wrap `fetch` to
+//! add tracing headers (`traceparent`, `sentry-trace`, ...) to every request, the
+//! tracker's included, and refusing those would lose the page's events. Ingest reads
+//! none of them and requests carry no credentials, so allowing them grants nothing.
 
 use http::header::{self, HeaderValue};
 use http::{HeaderMap, Response, StatusCode};
@@ -34,8 +39,28 @@ pub fn apply(response: &mut Response<Body>, origin: Option<&HeaderValue>, allow:
     }
 }
 
-/// The answer to `OPTIONS /v1/events`.
-pub fn preflight(origin: Option<&HeaderValue>, max_age_s: u32) -> Response<Body> {
+/// The headers a preflight allows: those it asks for when they are a plain list of
+/// header names, else the ones the tracker sends.
+fn allowed_headers(requested: Option<&HeaderValue>) -> HeaderValue {
+    let names = |v: &&HeaderValue| {
+        v.as_bytes().len() <= 1024
+            && v.as_bytes()
+                .split(|b| *b == b',')
+                .map(|name| name.trim_ascii())
+                .all(|name| header::HeaderName::from_bytes(name).is_ok())
+    };
+    match requested.filter(names) {
+        Some(v) => v.clone(),
+        None => HeaderValue::from_static("content-type, x-api-key, content-encoding"),
+    }
+}
+
+/// The answer to `OPTIONS /v1/events`, to a preflight asking for `requested` headers.
+pub fn preflight(
+    origin: Option<&HeaderValue>,
+    requested: Option<&HeaderValue>,
+    max_age_s: u32,
+) -> Response<Body> {
     let mut response = Response::new(Body::default());
     *response.status_mut() = StatusCode::NO_CONTENT;
     let h = response.headers_mut();
@@ -45,9 +70,13 @@ pub fn preflight(origin: Option<&HeaderValue>, max_age_s: u32) -> Response<Body>
     );
     h.insert(
         header::ACCESS_CONTROL_ALLOW_HEADERS,
-        HeaderValue::from_static("content-type, x-api-key, content-encoding"),
+        allowed_headers(requested),
     );
     h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from(max_age_s));
+    h.append(
+        header::VARY,
+        HeaderValue::from_static("Access-Control-Request-Headers"),
+    );
     apply(&mut response, origin, true);
     response
 }

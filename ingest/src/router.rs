@@ -69,7 +69,10 @@ impl IngestRouter {
                     .await;
             }
             (&Method::OPTIONS, "/v1/events" | "/v1/recordings" | "/v1/screenshots") => {
-                return cors::preflight(origin.as_ref(), state.settings.cors_max_age_s);
+                let requested = parts
+                    .headers
+                    .get(http::header::ACCESS_CONTROL_REQUEST_HEADERS);
+                return cors::preflight(origin.as_ref(), requested, state.settings.cors_max_age_s);
             }
             (_, "/v1/events" | "/v1/recordings" | "/v1/screenshots") => {
                 ApiError::MethodNotAllowed.into_response()

@@ -753,7 +753,32 @@ async fn cors_preflight_and_headers() {
         .unwrap()
         .contains("POST"));
     assert!(pre.header("access-control-max-age").is_some());
-    assert_eq!(pre.header("vary"), Some("Origin"));
+    let vary: Vec<_> = pre.headers.get_all("vary").iter().collect();
+    assert_eq!(vary, ["Access-Control-Request-Headers", "Origin"]);
+
+    // A page's fetch wrapper adds its tracing headers to the tracker's requests too.
+    let url = format!("{}/v1/events", h.url);
+    let ask = |headers: &'static str| {
+        let url = url.clone();
+        async move {
+            let asked = [
+                ("origin", "https://shop.example.com"),
+                ("access-control-request-method", "POST"),
+                ("access-control-request-headers", headers),
+            ];
+            kit::request("OPTIONS", &url, &asked, "").await
+        }
+    };
+    let traced = ask("content-type,traceparent,x-api-key").await;
+    assert_eq!(
+        traced.header("access-control-allow-headers"),
+        Some("content-type,traceparent,x-api-key")
+    );
+    let odd = ask("content-type, bad header").await;
+    assert_eq!(
+        odd.header("access-control-allow-headers"),
+        Some("content-type, x-api-key, content-encoding")
+    );
 
     let unauth = h
         .post(&[("origin", "https://shop.example.com")], "{}")
