@@ -13,7 +13,6 @@
   // together), counted in bytes.
   var BEACON_MAX = 60000;
   var MAX_EVENTS = 500; // ingest's limit per batch
-  var MAX_BODY = 512 * 1024; // well under ingest's 1 MiB
   var MAX_ATTEMPTS = 8; // then a batch is given up, counted as failed
   // Ingest's limits per field, in UTF-8 bytes: longer values are cut before sending
   // rather than refused there.
@@ -39,27 +38,22 @@
 
   var apiKey = attr('api-key', '');
   var origin = script && script.src ? new URL(script.src, location.href).origin : location.origin;
-  var cfg = {
-    // Absolute, so the tracker's own requests are told apart from the page's.
-    endpoint: new URL(attr('endpoint', origin + '/v1/events'), location.href).href,
-    batchSize: num('batch-size', 10),
-    batchInterval: num('batch-interval', 5000),
-    requireConsent: flag('require-consent', false),
-    respectDnt: flag('respect-dnt', true),
-    keepQuery: flag('keep-query', false),
-    rageClicks: num('rage-clicks', 3),
-    rageWindow: num('rage-window', 1000),
-    rageRadius: num('rage-radius', 30),
-    deadClickTimeout: num('dead-click-timeout', 3000),
-    maxQueue: num('max-queue', 1000)
-  };
+  // Settings, from the script tag's data- attributes (sdk/README.md).
+  // Absolute, so the tracker's own requests are told apart from the page's.
+  var endpoint = new URL(attr('endpoint', origin + '/v1/events'), location.href).href;
+  var batchSize = num('batch-size', 10);
+  var keepQuery = flag('keep-query', false);
+  var rageClicks = num('rage-clicks', 3);
+  var rageWindow = num('rage-window', 1000);
+  var rageRadius = num('rage-radius', 30);
+  var maxQueue = num('max-queue', 1000);
 
   var queue = [];
   // Events a page could not hand over, per key: two sites on one origin never mix.
   var PENDING_KEY = 'friction_pending:' + apiKey;
   var stats = { dropped: 0, sent: 0, failed: 0 };
-  var consent = !cfg.requireConsent;
-  var dnt = cfg.respectDnt && (navigator.doNotTrack === '1' || w.doNotTrack === '1');
+  var consent = !flag('require-consent', false);
+  var dnt = flag('respect-dnt', true) && (navigator.doNotTrack === '1' || w.doNotTrack === '1');
   var pageViewId = uuid();
   var lastPath = location.pathname;
   var sending = false;
@@ -76,7 +70,7 @@
   // refuse the whole batch, so it becomes U+FFFD.
   function json(v) {
     return typeof v === 'string'
-      ? '"' + whole(v).replace(/[\u0000-\u001f"\\\u2028\u2029]/g, function (c) {
+      ? '"' + whole(v).replace(/[\u0000-\u001f"\\]/g, function (c) {
         return '\\u' + (c.charCodeAt(0) + 65536).toString(16).slice(1);
       }) + '"'
       : Array.isArray(v) ? '[' + v.map(json).join(',') + ']'
@@ -106,12 +100,11 @@
   function uuid() {
     var c = w.crypto;
     if (c && c.randomUUID) return c.randomUUID();
-    // Every ES2017 browser has getRandomValues; randomUUID is newer.
-    var b = c.getRandomValues(new Uint8Array(16));
-    b[6] = (b[6] & 15) | 64;
-    b[8] = (b[8] & 63) | 128;
-    var h = Array.prototype.map.call(b, function (x) { return (x + 256).toString(16).slice(1); }).join('');
-    return h.replace(/(.{8})(.{4})(.{4})(.{4})/, '$1-$2-$3-$4-');
+    // Every ES2017 browser has getRandomValues; randomUUID is newer (and secure pages'
+    // only). Version 4: random hex digits, `4` for the version, 8-b for the variant.
+    return '10000000-1000-4000-8000-100000000000'.replace(/[018]/g, function (x) {
+      return (x ^ c.getRandomValues(new Uint8Array(1))[0] & 15 >> x / 4).toString(16);
+    });
   }
 
   function guard(fn) {
@@ -122,41 +115,45 @@
 
   // A visit: one id kept in sessionStorage, rotated after 30 minutes without activity.
   // Storage is written at most once a second: this runs for every event.
-  var session = null;
+  var session; // [id, time of the last event], stored as "id time"
   function sessionId() {
     var now = Date.now();
-    if (!session) {
-      try { session = JSON.parse(sessionStorage.getItem(SESSION_KEY) || 'null'); } catch (e) { session = null; }
+    try { session = session || sessionStorage.getItem(SESSION_KEY).split(' '); } catch (e) { /* none yet, or storage off */ }
+    // Also new when what is stored does not read (NaN).
+    if (!(now - (session || 0)[1] <= SESSION_IDLE_MS)) session = [uuid(), 0];
+    if (now - session[1] > 1000) {
+      session[1] = now;
+      try { sessionStorage.setItem(SESSION_KEY, session.join(' ')); } catch (e) { /* storage may be off */ }
     }
-    var stale = !session || now - session.t > SESSION_IDLE_MS;
-    if (stale) session = { id: uuid(), t: 0 };
-    if (stale || now - session.t > 1000) {
-      session.t = now;
-      try { sessionStorage.setItem(SESSION_KEY, JSON.stringify(session)); } catch (e) { /* storage may be off */ }
-    }
-    return session.id;
+    return session[0];
   }
 
+  // A page's URL (or referrer) without its query string and fragment (unless
+  // data-keep-query), and with each path segment that looks personal (an e-mail, an
+  // account or card number, a token: see personal()) replaced by `:id`.
   function pageUrl(u) {
-    if (!u) return '';
-    return cfg.keepQuery ? u : String(u).split(/[?#]/)[0];
+    var m = /^([^/?#]*\/\/[^/?#]*)?([^?#]*)(.*)/.exec(u || '');
+    return (m[1] || '') + m[2].split('/').map(function (s) { return personal(s, 1) ? ':id' : s; }).join('/') + (keepQuery ? m[3] : '');
   }
 
-  // URLs inside free text (error messages, stacks) lose their query and fragment too
-  // (a stack frame keeps its :line:column), and e-mail addresses are masked.
+  // URLs inside free text (error messages, stacks), relative ones too, lose their query
+  // and fragment (a stack frame keeps its :line:column), and e-mail addresses are masked.
   // Cut to the longest field first and every repetition bounded: a page's huge error
   // message must not cost it time.
   function scrubText(t) {
-    t = String(t || '').slice(0, 8192).replace(/[\w.+-]{1,64}@[\w-]{1,63}\.[\w.-]{1,63}/g, '[email]');
-    return cfg.keepQuery ? t : t.replace(/([a-z][\w+.-]{0,31}:\/\/[^\s?#)'"]{0,2048})[?#][^\s'"]{0,2048}?(:\d+:\d+)?(?=[\s'"]|\)\s|\)?$)/gi, '$1$2');
+    // The page's own URL (inline scripts' frames and sources) as pageUrl() sends it.
+    var here = location.href.split(/[?#]/)[0];
+    t = String(t || '').slice(0, 8192).split(here).join(pageUrl(here)).replace(/[\w.+-]{1,64}@[\w-]{1,63}\.[\w.-]{1,63}/g, '[email]');
+    return keepQuery ? t : t.replace(/((?:[a-z][\w+.-]{0,31}:\/)?\/[^\s?#)'"]{0,2048})[?#][^\s'"]{0,2048}?(:\d+:\d+)?(?=[\s'"]|\)\s|\)?$)/gi, '$1$2');
   }
 
-  // An id, class or field name that carries personal data is never sent: an e-mail
-  // address, a run of 4 or more digits (cards, SSNs, phones, account numbers), a long
-  // hexadecimal token, or two words joined by a single "_" (how user names end up in
-  // ids, as in alice_smith). The selector then falls back to tags and positions.
-  function personal(token) {
-    return /@|\d{4}|\d[\d\s.-]{5,}\d|[0-9a-f]{8}|[a-z]_[a-z]/i.test(token.slice(0, 128));
+  // A token that carries personal data: an e-mail address, a run of 4 or more digits
+  // (cards, SSNs, phones, account numbers), a long hexadecimal token, or, unless `names`
+  // (form and field names, URL paths, where first_name is the convention), two words
+  // joined by a single "_" (how user names end up in ids and classes, as alice_smith).
+  function personal(token, names) {
+    token = token.slice(0, 128);
+    return /@|%40|\d{4}|\d[\d\s.-]{5,}\d|[0-9a-f]{8}/i.test(token) || !names && /[a-z]_[a-z]/i.test(token);
   }
 
   function active() {
@@ -184,7 +181,7 @@
     if (!active()) return;
     queue.push(fit(event(kind, type, fields)));
     bound();
-    if (queue.length >= cfg.batchSize) flush();
+    if (queue.length >= batchSize) flush();
   }
 
   function fit(e) {
@@ -194,9 +191,9 @@
 
   // The queue never holds more than max-queue events: the oldest go first, counted.
   function bound() {
-    if (queue.length > cfg.maxQueue) {
-      stats.dropped += queue.length - cfg.maxQueue;
-      queue.splice(0, queue.length - cfg.maxQueue);
+    if (queue.length > maxQueue) {
+      stats.dropped += queue.length - maxQueue;
+      queue.splice(0, queue.length - maxQueue);
     }
   }
 
@@ -217,19 +214,15 @@
   function flush() {
     takeErrors();
     if (sending || leaving || !queue.length || Date.now() < retryAt || !nativeFetch) return;
-    // At most ingest's 500 events and MAX_BODY bytes: a retried batch never grows past
-    // what ingest takes.
-    var n = Math.min(Math.max(cfg.batchSize, 1) * 10, MAX_EVENTS, queue.length);
-    var body = json({ sent_at: Date.now(), events: queue.slice(0, n) });
-    while (n > 1 && bytes(body) > MAX_BODY) {
-      n = Math.ceil(n / 2);
-      body = json({ sent_at: Date.now(), events: queue.slice(0, n) });
-    }
-    var batch = queue.splice(0, n);
+    // At most ingest's 500 events, and small enough for keepalive: a batch still in flight
+    // when the page goes away is delivered by the browser.
+    var p = pack(Math.min(Math.max(batchSize, 1) * 10, MAX_EVENTS, queue.length), BEACON_MAX);
+    var body = p.body;
+    var batch = queue.splice(0, p.n);
     var size = bytes(body);
     sending = true;
     inflight = size < BEACON_MAX ? size : 0;
-    nativeFetch(cfg.endpoint, {
+    nativeFetch(endpoint, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'x-api-key': apiKey },
       body: body,
@@ -257,6 +250,13 @@
       // about delivery, and sending it again would deliver it twice.
       if (!leaving) retry(batch, 0);
     });
+  }
+
+  // The first `n` queued events as a batch body, halved until it fits `max` bytes (one
+  // event always goes).
+  function pack(n, max) {
+    var body = json({ sent_at: Date.now(), events: queue.slice(0, n) });
+    return n > 1 && bytes(body) > max ? pack(Math.ceil(n / 2), max) : { body: body, n: n };
   }
 
   // Retry-After as seconds or as an HTTP date, in ms from now.
@@ -291,22 +291,18 @@
     takeErrors();
     if (away) leaving = true;
     if (!active()) return;
-    var url = cfg.endpoint + (cfg.endpoint.indexOf('?') < 0 ? '?' : '&') + 'api_key=' + encodeURIComponent(apiKey);
+    var url = endpoint + (endpoint.indexOf('?') < 0 ? '?' : '&') + 'api_key=' + encodeURIComponent(apiKey);
     var budget = BEACON_MAX - inflight;
     while (queue.length) {
-      var n = Math.min(queue.length, MAX_EVENTS);
-      var body = json({ sent_at: Date.now(), events: queue.slice(0, n) });
-      while (n > 1 && bytes(body) > budget) {
-        n = Math.ceil(n / 2);
-        body = json({ sent_at: Date.now(), events: queue.slice(0, n) });
-      }
+      var p = pack(Math.min(queue.length, MAX_EVENTS), budget);
+      var size = bytes(p.body);
       var ok = false;
-      if (bytes(body) <= budget) {
-        try { ok = navigator.sendBeacon(url, new Blob([body], { type: 'text/plain' })); } catch (e) { ok = false; }
+      if (size <= budget) {
+        try { ok = navigator.sendBeacon(url, new Blob([p.body], { type: 'text/plain' })); } catch (e) { ok = false; }
       }
       if (!ok) break;
-      queue.splice(0, n);
-      budget -= bytes(body);
+      queue.splice(0, p.n);
+      budget -= size;
     }
     if (away && queue.length) {
       // Added to what other tabs of the site left, not in their place.
@@ -374,12 +370,16 @@
   // observer would tax every update the page makes.
   var checks = 0;
   var watcher;
-  function watch(delta) {
+  // The document is watched, and the open shadow roots on a click's `path`: a component
+  // answers inside its own.
+  function watch(delta, path) {
     checks += delta;
     try {
-      if (delta > 0 && checks === 1) {
+      if (delta > 0) {
         watcher = watcher || new MutationObserver(bump);
-        watcher.observe(d.documentElement, { childList: true, subtree: true, attributes: true, characterData: true });
+        path.concat(d).forEach(function (n) {
+          if (n.nodeType > 8) watcher.observe(n, { childList: true, subtree: true, attributes: true, characterData: true });
+        });
       } else if (!checks && watcher) watcher.disconnect();
     } catch (e) { /* very old browsers: dead clicks then only see other activity */ }
   }
@@ -397,18 +397,20 @@
     // A keyboard activation (Enter, Space) is a click without a pointer: no position for
     // the heatmap, and no rage.
     var pointer = ev.detail > 0;
-    if (pointer) emit('heatmap', 'click', {
+    if (pointer && !optedOut(t, 'heatmap')) emit('heatmap', 'click', {
       x: ev.pageX, y: ev.pageY, client_x: ev.clientX, client_y: ev.clientY,
       scroll_x: w.scrollX, scroll_y: w.scrollY, selector: sel, element_tag: tag
     });
 
     var now = Date.now();
-    clicks = clicks.filter(function (c) { return now - c.t <= cfg.rageWindow; });
+    clicks = clicks.filter(function (c) { return now - c.t <= rageWindow; });
     clicks.push({ t: now, x: ev.clientX, y: ev.clientY, el: t });
     var near = clicks.filter(function (c) {
-      return c.el === t || Math.abs(c.x - ev.clientX) <= cfg.rageRadius && Math.abs(c.y - ev.clientY) <= cfg.rageRadius;
+      return c.el === t || Math.abs(c.x - ev.clientX) <= rageRadius && Math.abs(c.y - ev.clientY) <= rageRadius;
     });
-    if (pointer && near.length >= cfg.rageClicks && !optedOut(t, 'rage')) {
+    // A double or triple click that selects text is a selection: rage takes one more.
+    var selecting = ev.detail > 1 && ev.detail < 4 && (w.getSelection() || {}).isCollapsed === false;
+    if (pointer && !selecting && near.length >= rageClicks && !optedOut(t, 'rage')) {
       emit('friction', 'rage_click', {
         click_count: near.length, x: ev.pageX, y: ev.pageY, client_x: ev.clientX, client_y: ev.clientY,
         selector: sel, element_tag: tag
@@ -416,8 +418,10 @@
       clicks = [];
     }
 
-    var target = t.closest && t.closest(INTERACTIVE);
-    if (!target || optedOut(target, 'dead') || ev.button || ev.metaKey || ev.ctrlKey || ev.shiftKey) return;
+    // Inside an open shadow root the event names the host; the path names the element.
+    var path = ev.composedPath();
+    var target = path[0].closest && path[0].closest(INTERACTIVE) || t.closest(INTERACTIVE);
+    if (!target || optedOut(t, 'dead') || ev.button || ev.metaKey || ev.ctrlKey || ev.shiftKey) return;
     if (target.tagName === 'A' && target.target && target.target !== '_self') return;
     if (target.tagName === 'INPUT' && !/^(submit|button|reset|image)$/i.test(target.type)) return;
     // What the browser answers itself: a native list, a download, a mail or phone app.
@@ -425,7 +429,7 @@
     // One check per element: a rage click on a dead button is one dead click.
     if (checking.indexOf(target) >= 0) return;
     checking.push(target);
-    watch(1);
+    watch(1, path);
     var before = activity;
     var focused = d.activeElement;
     var href = location.href;
@@ -438,7 +442,7 @@
           selector: selector(target), element_tag: target.tagName.toLowerCase()
         });
       }
-    }), cfg.deadClickTimeout);
+    }), num('dead-click-timeout', 3000));
   }
 
   function noteError(type, message, source, line, column, stack) {
@@ -449,7 +453,7 @@
     if (e) { e.n++; return; }
     if (Object.keys(errors).length >= 50) { stats.dropped++; return; }
     errors[key] = event('friction', type, {
-      message: message, source: pageUrl(source || ''), line: line || 0, column: column || 0,
+      message: message, source: scrubText(source), line: line || 0, column: column || 0,
       stack: scrubText(stack), n: 1
     });
   }
@@ -469,16 +473,37 @@
 
   // Only what the visitor saw: `invalid` also fires for checkValidity() calls a page makes
   // on every keystroke, so it counts only right after a click or Enter.
+  var invalidAt = 0;
   function onInvalid(ev) {
-    var f = ev.target;
-    if (!f || !f.validity || Date.now() - intent > 1000) return;
+    if (Date.now() - intent > 1000) return;
+    invalidAt = Date.now();
+    field(ev.target);
+  }
+
+  // Forms that validate in script (novalidate) never make the browser fire `invalid`: a
+  // moment after their submission, the fields the browser finds invalid, or the page
+  // marks aria-invalid, are what the visitor is shown (unless the page reported them
+  // through the browser meanwhile).
+  function onSubmit(ev) {
+    var form = ev.target;
+    var at = Date.now();
+    if (form.noValidate) setTimeout(guard(function () {
+      if (invalidAt < at) [].forEach.call(form.elements, function (f) {
+        if (f.willValidate && !f.validity.valid || f.getAttribute('aria-invalid') === 'true') field(f);
+      });
+    }), 100);
+  }
+
+  // A form field the visitor was told is invalid.
+  function field(f) {
+    if (!f || !f.validity || optedOut(f, 'form')) return;
     var failed = [];
     for (var k in f.validity) if (k !== 'valid' && f.validity[k] === true) failed.push(k);
     var form = f.form;
     var formName = form && (form.id || form.getAttribute('name'));
-    var fieldName = [f.name, f.id].filter(function (n) { return n && !personal(n); })[0];
+    var fieldName = [f.name, f.id].filter(function (n) { return n && !personal(n, 1); })[0];
     emit('friction', 'form_validation_error', {
-      form: form ? (formName && !personal(formName) ? (form.id ? '#' : '') + formName : selector(form)) : '',
+      form: form ? (formName && !personal(formName, 1) ? (form.id ? '#' : '') + formName : selector(form)) : '',
       field_name: fieldName || selector(f),
       field_type: f.type || f.tagName.toLowerCase(),
       selector: selector(f),
@@ -512,37 +537,27 @@
     } catch (e) { return null; }
   }
 
-  var vitals = { fcp: -1, lcp: -1, cls: 0, inp: -1, lastLong: 0, reported: false };
+  var lcp = -1, cls = 0, inp = -1, reported = false;
   function perf() {
     var nav = performance.getEntriesByType && performance.getEntriesByType('navigation')[0];
     if (nav) {
       metric('timeToFirstByte', nav.responseStart);
       metric('loadTime', nav.loadEventEnd || performance.now());
     }
-    // TTI approximation (Lighthouse's quiet-window rule without the network part): the
-    // end of the last long task before 5 s without one, not earlier than FCP and DCL.
-    var dcl = nav ? nav.domContentLoadedEventEnd : 0;
-    var quiet = setInterval(guard(function () {
-      if (performance.now() - Math.max(vitals.lastLong, dcl) >= 5000 && vitals.fcp >= 0) {
-        clearInterval(quiet);
-        metric('timeToInteractive', Math.max(vitals.fcp, dcl, vitals.lastLong));
-      }
-    }), 1000);
   }
   observe('paint', function (e) {
-    if (e.name === 'first-contentful-paint') { vitals.fcp = e.startTime; metric('firstContentfulPaint', e.startTime); }
+    if (e.name === 'first-contentful-paint') metric('firstContentfulPaint', e.startTime);
   });
-  observe('largest-contentful-paint', function (e) { vitals.lcp = e.startTime; });
-  observe('layout-shift', function (e) { if (!e.hadRecentInput) vitals.cls += e.value; });
-  observe('event', function (e) { if (e.interactionId) vitals.inp = Math.max(vitals.inp, e.duration); }, { durationThreshold: 40 });
-  observe('longtask', function (e) { vitals.lastLong = e.startTime + e.duration; });
+  observe('largest-contentful-paint', function (e) { lcp = e.startTime; });
+  observe('layout-shift', function (e) { if (!e.hadRecentInput) cls += e.value; });
+  observe('event', function (e) { if (e.interactionId) inp = Math.max(inp, e.duration); }, { durationThreshold: 40 });
 
   function reportVitals() {
-    if (vitals.reported) return;
-    vitals.reported = true;
-    if (vitals.lcp >= 0) metric('largestContentfulPaint', vitals.lcp);
-    metric('cumulativeLayoutShift', vitals.cls);
-    if (vitals.inp >= 0) metric('interactionToNextPaint', vitals.inp);
+    if (reported) return;
+    reported = true;
+    if (lcp >= 0) metric('largestContentfulPaint', lcp);
+    metric('cumulativeLayoutShift', cls);
+    if (inp >= 0) metric('interactionToNextPaint', inp);
   }
 
   // --- wiring -------------------------------------------------------------------------
@@ -558,6 +573,7 @@
   on(w, 'error', onError);
   on(w, 'unhandledrejection', onRejection);
   on(d, 'invalid', onInvalid);
+  on(d, 'submit', onSubmit);
   on(d, 'keydown', function (e) { if (e.key === 'Enter') intent = Date.now(); });
   // A new window or a dialog takes the focus away: the click was answered.
   on(w, 'blur', bump);
@@ -566,17 +582,20 @@
   on(d, 'focusin', bump);
   on(d, 'visibilitychange', function () { if (d.visibilityState === 'hidden') { reportVitals(); flushOnExit(false); } });
   on(w, 'pagehide', function () { reportVitals(); flushOnExit(true); });
-  // Back from the back/forward cache: this page is alive again and holds its queue.
+  // Back from the back/forward cache: this page is alive again and holds its queue, and
+  // the visitor sees it anew: a new page view.
   on(w, 'pageshow', function (e) {
     if (e.persisted) {
       leaving = false;
       restore();
+      pageViewId = uuid();
+      pageview('back_forward');
     }
   });
-  // SPA navigations. Nothing of the page is wrapped where the browser can tell: wrapping
-  // would put this script's frames between the page and its own errors (a cross-origin
-  // script's frames turn them into "Script error." and silence unhandled rejections).
-  // Without the Navigation API, history methods are wrapped if the page allows it.
+  // SPA navigations. Nothing of the page is wrapped: wrapping would put this script's
+  // frames between the page and its own errors (a cross-origin script's frames turn them
+  // into "Script error." and silence unhandled rejections). Without the Navigation API,
+  // a new path is noticed within a second, as a `push`.
   var navigation = w.navigation;
   if (navigation && navigation.addEventListener) {
     var navType = 'push';
@@ -584,24 +603,15 @@
     on(navigation, 'navigatesuccess', function () { onNavigate(navType); });
   } else {
     on(w, 'popstate', function () { onNavigate('pop'); });
-    ['pushState', 'replaceState'].forEach(function (name) {
-      var original = history[name];
-      try {
-        history[name] = function () {
-          var result = original.apply(this, arguments);
-          guard(onNavigate)(name === 'pushState' ? 'push' : 'replace');
-          return result;
-        };
-      } catch (e) { /* frozen by the page: navigations are then seen on clicks and popstate */ }
-    });
+    setInterval(guard(function () { if (location.pathname !== lastPath) onNavigate('push'); }), 1000);
   }
   // Requests the page makes (not this tracker's) count as activity for dead clicks, seen
   // as resource timings rather than by wrapping fetch and XMLHttpRequest.
   observe('resource', function (e) {
-    if (/^(fetch|xmlhttprequest)$/.test(e.initiatorType) && e.name.split('?')[0] !== cfg.endpoint) bump();
+    if (/^(fetch|xmlhttprequest)$/.test(e.initiatorType) && e.name.split('?')[0] !== endpoint) bump();
   });
 
-  setInterval(guard(flush), cfg.batchInterval);
+  setInterval(guard(flush), num('batch-interval', 5000));
   restore();
   pageview('load');
   if (d.readyState === 'complete') setTimeout(guard(perf), 0);
@@ -622,7 +632,7 @@
     }),
     track: guard(function (name, fields) {
       var el = fields && fields.element;
-      emit('friction', 'custom', { message: String(name).slice(0, 1000), selector: el ? selector(el) : undefined });
+      emit('friction', 'custom', { message: scrubText(name), selector: el ? selector(el) : undefined });
     }),
     stats: function () { return { queued: queue.length, dropped: stats.dropped, sent: stats.sent, failed: stats.failed }; }
   };

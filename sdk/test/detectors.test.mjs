@@ -91,6 +91,47 @@ test('form validation errors name the field and the failed checks, never the val
   await server.close();
 });
 
+test('data-friction-ignore keeps heatmap points and form errors out', async () => {
+  const body = `<div data-friction-ignore><button id="a">A</button>
+    <form><input name="x" required><button id="go">Go</button></form></div>
+    <form><input name="y" required><button id="go2">Go</button></form><button id="b">B</button>`;
+  const { server, tab, context } = await open(page({}, body));
+  await tab.click('#a');
+  await tab.click('#go');
+  await tab.click('#go2');
+  await tab.click('#b');
+  await until(() => ofType(server.events(), 'form_validation_error').length, 5000, 'the form error outside');
+  await sleep(400);
+  assert.deepEqual(ofType(server.events(), 'click').map((c) => c.selector), ['button#go2', 'button#b']);
+  assert.deepEqual(ofType(server.events(), 'form_validation_error').map((e) => e.field_name), ['y']);
+  await context.close();
+  await server.close();
+});
+
+test('forms that validate in script (novalidate) report the fields the visitor is told about', async () => {
+  const body = `<form id="f" novalidate onsubmit="event.preventDefault(); if (!this.elements.nick.value) this.elements.nick.setAttribute('aria-invalid', 'true')">
+    <input name="email" type="email" required><input name="nick"><input name="zip"><button id="go">Go</button></form>`;
+  const { server, tab, context } = await open(page({}, body));
+  await tab.click('#go');
+  const errors = await until(() => { const e = ofType(server.events(), 'form_validation_error'); return e.length >= 2 && e; }, 5000, 'form errors');
+  await sleep(400);
+  assert.deepEqual(ofType(server.events(), 'form_validation_error').map((e) => [e.field_name, e.validity]),
+    [['email', ['valueMissing']], ['nick', []]]);
+  assert.equal(errors[0].form, '#f');
+  await context.close();
+  await server.close();
+});
+
+test('a page shown again from the back/forward cache is a new page view', async () => {
+  const { server, tab, context } = await open(page({}, '<p>a</p>'));
+  await tab.evaluate(() => window.dispatchEvent(new PageTransitionEvent('pageshow', { persisted: true })));
+  const views = await until(() => { const v = ofType(server.events(), 'pageview'); return v.length >= 2 && v; }, 5000, 'pageviews');
+  assert.deepEqual(views.map((v) => v.navigation_type), ['load', 'back_forward']);
+  assert.notEqual(views[0].page_view_id, views[1].page_view_id);
+  await context.close();
+  await server.close();
+});
+
 test('pageviews on load and on SPA navigations, with query strings stripped', async () => {
   const { server, tab, context } = await open(page({}, '<a id="x">x</a>'));
   await tab.evaluate(() => { history.pushState({}, '', '/cart?coupon=SECRET'); });
@@ -108,7 +149,7 @@ test('pageviews on load and on SPA navigations, with query strings stripped', as
 
 test('performance metrics are reported', async () => {
   const { server, tab, context } = await open(page({}, '<h1>Hello</h1><p>content</p>'));
-  const names = ['loadTime', 'firstContentfulPaint', 'timeToFirstByte', 'timeToInteractive'];
+  const names = ['loadTime', 'firstContentfulPaint', 'timeToFirstByte'];
   await until(() => names.every((n) => ofType(server.events(), n).length), 12000, 'performance metrics');
   for (const n of names) {
     const m = ofType(server.events(), n)[0];

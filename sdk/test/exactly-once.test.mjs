@@ -34,12 +34,30 @@ test('leaving a page with more than 64 KB queued delivers every event once, the 
   await server.close();
 });
 
-test('a batch under 60K characters but over 64 KB is sent without keepalive, not retried forever', async () => {
+test('a batch over 64 KB is split into requests that keepalive can carry', async () => {
   const { server, tab, context } = await openPage(browser, page({ 'batch-size': '5000', 'batch-interval': '60000' }, ''));
   await tab.evaluate(() => { for (let i = 0; i < 50; i++) window.friction.track('m' + i + 'ы'.repeat(500)); });
   await tab.evaluate(() => window.friction.flush());
   await until(() => customs(server).length >= 50, 8000, 'the batch');
   once(customs(server), 50);
+  assert.ok(server.requests.length > 1, 'split');
+  for (const r of server.requests) assert.ok(bytes(r.body) <= 60000, `a ${bytes(r.body)}-byte request`);
+  await context.close();
+  await server.close();
+});
+
+test('more than 64 KB in flight or queued when the page goes away is delivered once', async () => {
+  const { server, tab, context } = await openPage(browser, page({ 'batch-size': '5000', 'batch-interval': '60000', 'max-queue': '5000' }, ''), {
+    respond: (entry, n) => (n === 1 ? sleep(800).then(() => ({ status: 200 })) : { status: 200 }),
+    pages: { '/next': page({ 'batch-interval': '200' }, '') },
+  });
+  await tab.evaluate(() => { for (let i = 0; i < 200; i++) window.friction.track('big' + i + '-' + 'x'.repeat(900)); });
+  await tab.evaluate(() => window.friction.flush());
+  await until(() => server.requests.length === 1, 5000, 'the first batch in flight');
+  await tab.goto(server.base + '/next');
+  await until(() => customs(server).length >= 200, 10000, 'every event');
+  await sleep(500);
+  once(customs(server), 200);
   await context.close();
   await server.close();
 });

@@ -45,6 +45,8 @@ const SESSIONS = [
   ['handler answering after 300 ms', '<button id="b" onclick="setTimeout(function(){o.textContent=\'ok\'},300)">Go</button><p id="o"></p>', click('#b'), false, false, 'DOM changes later'],
   ['form submitted to another page', '<form action="/other"><button id="b">Send</button></form>', click('#b'), false, false, 'navigates'],
   ['shadow-root component updating itself', '<x-counter id="b"></x-counter><script>customElements.define("x-counter", class extends HTMLElement { constructor(){ super(); const r = this.attachShadow({mode:"open"}); r.innerHTML = "<button>0</button>"; r.querySelector("button").onclick = () => { r.querySelector("button").textContent = "1"; }; } });</script>', click('#b'), false, false, 'its shadow DOM changes'],
+  ['dead button in a component', '<x-pay id="b"></x-pay><script>customElements.define("x-pay", class extends HTMLElement { constructor(){ super(); this.attachShadow({mode:"open"}).innerHTML = "<button>Pay</button>"; } });</script>', click('#b'), false, true, 'nothing listens inside the shadow root'],
+  ['component button updating its shadow root', '<x-like id="b"></x-like><script>customElements.define("x-like", class extends HTMLElement { constructor(){ super(); const r = this.attachShadow({mode:"open"}); r.innerHTML = "<button>Like</button><span></span>"; r.querySelector("button").onclick = () => { r.querySelector("span").textContent = "liked"; }; } });</script>', click('#b'), false, false, 'its shadow DOM changes'],
   ['dialog from a button', '<button id="b" onclick="alert(\'saved\')">Save</button>', click('#b'), false, false, 'a dialog answers'],
   ['rage on a dead button', '<button id="b">Pay</button>', click('#b', 3), true, true, 'three fast clicks, nothing happens'],
   ['rage on a working button', '<button id="b" onclick="o.textContent+=\'.\'">Go</button><p id="o"></p>', click('#b', 4), true, false, 'four fast clicks'],
@@ -104,8 +106,8 @@ test('rage and dead clicks on a labelled set of sessions', async () => {
   assert.ok(dead.precision >= FLOOR.dead.precision && dead.recall >= FLOOR.dead.recall, JSON.stringify(dead));
 });
 
-// Today (44 sessions): rage 0.83 / 1.00, dead 0.88 / 1.00. The misses: a new window and a
+// Today (46 sessions): rage 1.00 / 1.00, dead 0.88 / 1.00. The misses: a new window and a
 // dialog take the focus in a real browser (window blur counts) but not in headless
-// Chromium, and a triple-click that selects a paragraph reads as rage. The floors leave
-// room for one session decided by timing on a loaded machine.
-const FLOOR = { rage: { precision: 0.7, recall: 0.8 }, dead: { precision: 0.8, recall: 0.9 } };
+// Chromium, where nothing the page can see tells that they answered the click. The floors
+// leave room for one session decided by timing on a loaded machine.
+const FLOOR = { rage: { precision: 0.8, recall: 0.8 }, dead: { precision: 0.8, recall: 0.9 } };

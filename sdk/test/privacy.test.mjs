@@ -51,6 +51,44 @@ test('personal data in URLs, errors, ids, classes and field names never leaves t
   await server.close();
 });
 
+test('personal data in URL paths, referrers, relative URLs and track() messages never leaves the page', async () => {
+  const path = '/orders/4111111111111111/by/dave@example.net';
+  const body = `
+    <form><input name="first_name" required><button id="go">Go</button></form>
+    <button id="boom" onclick="throw new Error('GET /api/reset?token=relsecret failed')">boom</button>`;
+  const from = '/u/erin@example.net/4242424242424242';
+  const { server, tab, context } = await openPage(browser, '<p>start</p>', {
+    pages: { [path]: page({ 'batch-interval': '300' }, body), [from]: `<a id="next" href="${path}?q=1">next</a>` },
+  });
+  await tab.goto(server.base + from + '?k=v');
+  await tab.click('#next');
+  await tab.waitForURL('**/orders/**');
+  await tab.click('#go');
+  await tab.click('#boom');
+  await tab.evaluate(() => {
+    window.friction.track('export for frank@example.com');
+    history.pushState(null, '', '/users/9876543210/settings');
+  });
+  const events = await until(() => {
+    const all = server.events();
+    return all.some((e) => e.type === 'form_validation_error') && all.some((e) => e.type === 'javascript_error')
+      && all.some((e) => e.type === 'custom') && all.filter((e) => e.type === 'pageview').length >= 2 && all;
+  }, 8000, 'every event');
+  const views = events.filter((e) => e.type === 'pageview');
+  assert.equal(new URL(views[0].url).pathname, '/orders/:id/by/:id');
+  assert.equal(new URL(views[0].referrer).pathname, '/u/:id/:id');
+  assert.equal(new URL(views[1].url).pathname, '/users/:id/settings');
+  assert.equal(events.find((e) => e.type === 'form_validation_error').field_name, 'first_name', 'snake_case field names are kept');
+  assert.match(events.find((e) => e.type === 'javascript_error').message, /GET \/api\/reset failed/);
+  assert.equal(events.find((e) => e.type === 'custom').message, 'export for [email]');
+  await sleep(400);
+  for (const secret of ['4111111111111111', 'dave@example.net', 'erin@example.net', '4242424242424242', 'relsecret', 'frank@example.com', '9876543210']) {
+    for (const r of server.requests) assert.ok(!r.body.includes(secret), `${secret} leaked in ${r.body}`);
+  }
+  await context.close();
+  await server.close();
+});
+
 test('withdrawing consent drops collected errors and does not retry a batch in flight', async () => {
   let release;
   const held = new Promise((r) => { release = r; });
