@@ -208,7 +208,7 @@ async fn main() {
         "none",
         "<= 1 us",
         cpu_row <= 1.0,
-        "decoding each message (simd-json tape) and encoding RowBinary over HTTP",
+        "by perf, decoding each message (simd-json tape) is about a third of the consumer's CPU and the clickhouse crate's type-validated RowBinary about a quarter (without validation: 2.90 -> 2.65 us/row in one pair of runs, not adopted: it checks every row against the table)",
     );
     for (rate, latencies) in visible_at {
         let p = |q: f64| {
