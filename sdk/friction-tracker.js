@@ -160,11 +160,11 @@
     return apiKey && consent && !dnt;
   }
 
-  // An event of `type` with what every event carries, and `fields`.
-  function event(kind, type, fields) {
+  // An event of `type` with what every event carries, and `fields` (its kind is left
+  // out: ingest derives it from the type).
+  function event(type, fields) {
     var e = {
       event_id: uuid(),
-      kind: kind,
       type: type,
       session_id: sessionId(),
       page_view_id: pageViewId,
@@ -177,9 +177,9 @@
     return e;
   }
 
-  function emit(kind, type, fields) {
+  function emit(type, fields) {
     if (!active()) return;
-    queue.push(fit(event(kind, type, fields)));
+    queue.push(fit(event(type, fields)));
     bound();
     if (queue.length >= batchSize) flush();
   }
@@ -376,28 +376,51 @@
     checks += delta;
     try {
       if (delta > 0) {
-        watcher = watcher || new MutationObserver(bump);
+        watcher = watcher || new MutationObserver(guard(noticed));
         path.concat(d).forEach(function (n) {
           if (n.nodeType > 8) watcher.observe(n, { childList: true, subtree: true, attributes: true, characterData: true });
         });
-      } else if (!checks && watcher) watcher.disconnect();
+      } else if (!checks) {
+        texts = [];
+        watcher.disconnect();
+      }
     } catch (e) { /* very old browsers: dead clicks then only see other activity */ }
+  }
+
+  // Element and attribute changes answer a click (a dialog opening, a class toggled). A
+  // text change of a leaf does unless that leaf changed again since the same click: a
+  // ticking clock or a live counter changes again and again and answers nothing, while
+  // a counter a button updates changes once per click.
+  var texts = []; // leaves whose text changed since the last click, while watched
+  function noticed(records) {
+    records.forEach(function (r) {
+      var n = r.target;
+      if (r.attributeName || n.firstElementChild) bump();
+      else texts.push(n);
+    });
+  }
+
+  function answered() {
+    return texts.some(function (n) { return texts.indexOf(n) === texts.lastIndexOf(n); });
   }
 
   var clicks = [];
   var checking = []; // elements with a dead-click check pending
   var intent = 0; // when the visitor last clicked or pressed Enter
   function onClick(ev) {
-    var t = ev.target && ev.target.nodeType === 1 ? ev.target : ev.target && ev.target.parentElement;
-    // Clicks made by scripts are not the visitor's.
-    if (!t || !ev.isTrusted) return;
+    var t = ev.target;
+    // Clicks made by scripts are not the visitor's (a visitor's always target an element).
+    if (!ev.isTrusted || !t.closest) return;
     intent = Date.now();
+    // What the page did since the previous click answered that one, or not.
+    if (answered()) bump();
+    texts = [];
     var sel = selector(t);
     var tag = t.tagName.toLowerCase();
     // A keyboard activation (Enter, Space) is a click without a pointer: no position for
     // the heatmap, and no rage.
     var pointer = ev.detail > 0;
-    if (pointer && !optedOut(t, 'heatmap')) emit('heatmap', 'click', {
+    if (pointer && !optedOut(t, 'heatmap')) emit('click', {
       x: ev.pageX, y: ev.pageY, client_x: ev.clientX, client_y: ev.clientY,
       scroll_x: w.scrollX, scroll_y: w.scrollY, selector: sel, element_tag: tag
     });
@@ -411,7 +434,7 @@
     // A double or triple click that selects text is a selection: rage takes one more.
     var selecting = ev.detail > 1 && ev.detail < 4 && (w.getSelection() || {}).isCollapsed === false;
     if (pointer && !selecting && near.length >= rageClicks && !optedOut(t, 'rage')) {
-      emit('friction', 'rage_click', {
+      emit('rage_click', {
         click_count: near.length, x: ev.pageX, y: ev.pageY, client_x: ev.clientX, client_y: ev.clientY,
         selector: sel, element_tag: tag
       });
@@ -434,10 +457,11 @@
     var focused = d.activeElement;
     var href = location.href;
     setTimeout(guard(function () {
+      var once = answered();
       watch(-1);
       checking.splice(checking.indexOf(target), 1);
-      if (activity === before && d.activeElement === focused && location.href === href && d.visibilityState === 'visible') {
-        emit('friction', 'dead_click', {
+      if (activity === before && !once && d.activeElement === focused && location.href === href && d.visibilityState === 'visible') {
+        emit('dead_click', {
           x: ev.pageX, y: ev.pageY, client_x: ev.clientX, client_y: ev.clientY,
           selector: selector(target), element_tag: target.tagName.toLowerCase()
         });
@@ -452,7 +476,7 @@
     var e = errors[key];
     if (e) { e.n++; return; }
     if (Object.keys(errors).length >= 50) { stats.dropped++; return; }
-    errors[key] = event('friction', type, {
+    errors[key] = event(type, {
       message: message, source: scrubText(source), line: line || 0, column: column || 0,
       stack: scrubText(stack), n: 1
     });
@@ -502,7 +526,7 @@
     var form = f.form;
     var formName = form && (form.id || form.getAttribute('name'));
     var fieldName = [f.name, f.id].filter(function (n) { return n && !personal(n, 1); })[0];
-    emit('friction', 'form_validation_error', {
+    emit('form_validation_error', {
       form: form ? (formName && !personal(formName, 1) ? (form.id ? '#' : '') + formName : selector(form)) : '',
       field_name: fieldName || selector(f),
       field_type: f.type || f.tagName.toLowerCase(),
@@ -512,7 +536,7 @@
   }
 
   function pageview(how) {
-    emit('heatmap', 'pageview', { referrer: pageUrl(how === 'load' ? d.referrer : ''), navigation_type: how });
+    emit('pageview', { referrer: pageUrl(how === 'load' ? d.referrer : ''), navigation_type: how });
   }
 
   function onNavigate(how) {
@@ -526,7 +550,7 @@
   // --- performance ------------------------------------------------------------------
 
   function metric(name, value) {
-    if (value >= 0 && isFinite(value)) emit('performance', name, { value: Math.round(value * 1000) / 1000 });
+    if (value >= 0 && isFinite(value)) emit(name, { value: Math.round(value * 1000) / 1000 });
   }
 
   function observe(type, cb, opts) {
@@ -566,9 +590,7 @@
   function on(target, type, fn, opts) { target.addEventListener(type, guard(fn), opts || passiveCapture); }
   function bump() { activity++; }
 
-  if (!apiKey) {
-    if (w.console) console.warn('friction-tracker: no data-api-key');
-  }
+  if (!apiKey && w.console) console.warn('friction-tracker: no data-api-key');
   on(d, 'click', onClick);
   on(w, 'error', onError);
   on(w, 'unhandledrejection', onRejection);
@@ -632,8 +654,8 @@
     }),
     track: guard(function (name, fields) {
       var el = fields && fields.element;
-      emit('friction', 'custom', { message: scrubText(name), selector: el ? selector(el) : undefined });
+      emit('custom', { message: scrubText(name), selector: el ? selector(el) : undefined });
     }),
-    stats: function () { return { queued: queue.length, dropped: stats.dropped, sent: stats.sent, failed: stats.failed }; }
+    stats: function () { return Object.assign({ queued: queue.length }, stats); }
   };
 })(typeof window !== 'undefined' ? window : null, typeof document !== 'undefined' ? document : null);

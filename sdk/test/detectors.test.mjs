@@ -19,7 +19,6 @@ test('three fast clicks on one element are a rage click; two are not', async () 
   await tab.click('#buy');
   await tab.click('#buy');
   const rage = await until(() => ofType(server.events(), 'rage_click')[0], 5000, 'rage click');
-  assert.equal(rage.kind, 'friction');
   assert.equal(rage.click_count, 3);
   assert.equal(rage.selector, 'button#buy');
   await sleep(500);
@@ -153,7 +152,6 @@ test('performance metrics are reported', async () => {
   await until(() => names.every((n) => ofType(server.events(), n).length), 12000, 'performance metrics');
   for (const n of names) {
     const m = ofType(server.events(), n)[0];
-    assert.equal(m.kind, 'performance');
     assert.ok(m.value >= 0, `${n} = ${m.value}`);
   }
   await tab.evaluate(() => document.dispatchEvent(new Event('visibilitychange')));
