@@ -56,6 +56,7 @@
   var dnt = flag('respect-dnt', true) && (navigator.doNotTrack === '1' || w.doNotTrack === '1');
   var pageViewId = uuid();
   var lastPath = location.pathname;
+  var firstPath = lastPath;
   var sending = false;
   var leaving = false;
   var inflight = 0; // bytes of the keepalive request in flight
@@ -97,13 +98,11 @@
     return t.replace(/[\ud800-\udbff]$/, '');
   }
 
+  // A version 4 UUID: random hex digits, `4` for the version, 8-b for the variant (every
+  // ES2017 browser has getRandomValues; randomUUID is newer, and secure pages' only).
   function uuid() {
-    var c = w.crypto;
-    if (c && c.randomUUID) return c.randomUUID();
-    // Every ES2017 browser has getRandomValues; randomUUID is newer (and secure pages'
-    // only). Version 4: random hex digits, `4` for the version, 8-b for the variant.
     return '10000000-1000-4000-8000-100000000000'.replace(/[018]/g, function (x) {
-      return (x ^ c.getRandomValues(new Uint8Array(1))[0] & 15 >> x / 4).toString(16);
+      return (x ^ w.crypto.getRandomValues(new Uint8Array(1))[0] & 15 >> x / 4).toString(16);
     });
   }
 
@@ -140,11 +139,14 @@
   // and fragment (a stack frame keeps its :line:column), and e-mail addresses are masked.
   // Cut to the longest field first and every repetition bounded: a page's huge error
   // message must not cost it time.
+  // The page's own path, now and as loaded (inline scripts' frames and sources carry
+  // it), is written as pageUrl() sends it. Runs of 9 or more digits (cards, SSNs, phone
+  // numbers) become [number]; a frame's :line:column has fewer.
   function scrubText(t) {
-    // The page's own URL (inline scripts' frames and sources) as pageUrl() sends it.
-    var here = location.href.split(/[?#]/)[0];
-    t = String(t || '').slice(0, 8192).split(here).join(pageUrl(here)).replace(/[\w.+-]{1,64}@[\w-]{1,63}\.[\w.-]{1,63}/g, '[email]');
-    return keepQuery ? t : t.replace(/((?:[a-z][\w+.-]{0,31}:\/)?\/[^\s?#)'"]{0,2048})[?#][^\s'"]{0,2048}?(:\d+:\d+)?(?=[\s'"]|\)\s|\)?$)/gi, '$1$2');
+    t = String(t || '').slice(0, 8192);
+    [location.pathname, firstPath].forEach(function (u) { t = t.split(u).join(pageUrl(u)); });
+    t = t.replace(/[\w.+-]{1,64}(@|%40)[\w-]{1,63}\.[\w.-]{1,63}/g, '[email]').replace(/\d([ .-]?\d){8,}/g, '[number]');
+    return keepQuery ? t : t.replace(/((?:[a-z][\w+.-]{0,31}:\/)?\/[^\s?#'"]{0,2048})[?#][^\s'"]*?(:\d+:\d+)?(?=[\s'"]|\)\s|\)?$)/gi, '$1$2');
   }
 
   // A token that carries personal data: an e-mail address, a run of 4 or more digits
@@ -152,7 +154,7 @@
   // (form and field names, URL paths, where first_name is the convention), two words
   // joined by a single "_" (how user names end up in ids and classes, as alice_smith).
   function personal(token, names) {
-    token = token.slice(0, 128);
+    token = token.slice(0, 2048);
     return /@|%40|\d{4}|\d[\d\s.-]{5,}\d|[0-9a-f]{8}/i.test(token) || !names && /[a-z]_[a-z]/i.test(token);
   }
 
@@ -221,7 +223,7 @@
     var batch = queue.splice(0, p.n);
     var size = bytes(body);
     sending = true;
-    inflight = size < BEACON_MAX ? size : 0;
+    inflight = size <= BEACON_MAX ? size : 0;
     nativeFetch(endpoint, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'x-api-key': apiKey },
@@ -370,14 +372,14 @@
   // observer would tax every update the page makes.
   var checks = 0;
   var watcher;
-  // The document is watched, and the open shadow roots on a click's `path`: a component
-  // answers inside its own.
+  // The document is watched, and the open shadow roots on a click's `path` (which has
+  // both): a component answers inside its own.
   function watch(delta, path) {
     checks += delta;
     try {
       if (delta > 0) {
         watcher = watcher || new MutationObserver(guard(noticed));
-        path.concat(d).forEach(function (n) {
+        path.forEach(function (n) {
           if (n.nodeType > 8) watcher.observe(n, { childList: true, subtree: true, attributes: true, characterData: true });
         });
       } else if (!checks) {
@@ -427,13 +429,14 @@
 
     var now = Date.now();
     clicks = clicks.filter(function (c) { return now - c.t <= rageWindow; });
-    clicks.push({ t: now, x: ev.clientX, y: ev.clientY, el: t });
+    // The second and third click of a double or triple click that selects text are a
+    // selection, not rage.
+    var selecting = ev.detail > 1 && ev.detail < 4 && (w.getSelection() || {}).isCollapsed === false;
+    if (!selecting) clicks.push({ t: now, x: ev.clientX, y: ev.clientY, el: t });
     var near = clicks.filter(function (c) {
       return c.el === t || Math.abs(c.x - ev.clientX) <= rageRadius && Math.abs(c.y - ev.clientY) <= rageRadius;
     });
-    // A double or triple click that selects text is a selection: rage takes one more.
-    var selecting = ev.detail > 1 && ev.detail < 4 && (w.getSelection() || {}).isCollapsed === false;
-    if (pointer && !selecting && near.length >= rageClicks && !optedOut(t, 'rage')) {
+    if (pointer && near.length >= rageClicks && !optedOut(t, 'rage')) {
       emit('rage_click', {
         click_count: near.length, x: ev.pageX, y: ev.pageY, client_x: ev.clientX, client_y: ev.clientY,
         selector: sel, element_tag: tag
@@ -490,9 +493,9 @@
   }
 
   function onRejection(ev) {
+    // An Error (or DOMException) reads as "Name: message".
     var r = ev && ev.reason;
-    var message = r && r.message ? (r.name ? r.name + ': ' : '') + r.message : String(r);
-    noteError('unhandled_rejection', message, '', 0, 0, r && r.stack);
+    noteError('unhandled_rejection', String(r), '', 0, 0, r && r.stack);
   }
 
   // Only what the visitor saw: `invalid` also fires for checkValidity() calls a page makes
@@ -524,10 +527,12 @@
     var failed = [];
     for (var k in f.validity) if (k !== 'valid' && f.validity[k] === true) failed.push(k);
     var form = f.form;
-    var formName = form && (form.id || form.getAttribute('name'));
+    // Attributes, not properties: a control named "id" would stand for form.id.
+    var formId = form && form.getAttribute('id');
+    var formName = formId || form && form.getAttribute('name');
     var fieldName = [f.name, f.id].filter(function (n) { return n && !personal(n, 1); })[0];
     emit('form_validation_error', {
-      form: form ? (formName && !personal(formName, 1) ? (form.id ? '#' : '') + formName : selector(form)) : '',
+      form: form ? (formName && !personal(formName, 1) ? (formId ? '#' : '') + formName : selector(form)) : '',
       field_name: fieldName || selector(f),
       field_type: f.type || f.tagName.toLowerCase(),
       selector: selector(f),

@@ -72,7 +72,8 @@ test('thrown errors and rejected promises are reported, identical errors collaps
 });
 
 test('form validation errors name the field and the failed checks, never the value', async () => {
-  const body = `<form id="signup"><input name="email" type="email" required>
+  // A control named "id" stands for form.id: the form is still named by its attribute.
+  const body = `<form id="signup"><input type="hidden" name="id" value="7"><input name="email" type="email" required>
     <input name="age" type="number" min="18"><button id="go">Go</button></form>`;
   const { server, tab, context } = await open(page({}, body));
   await tab.fill('input[name=email]', 'not-an-email-SECRET');

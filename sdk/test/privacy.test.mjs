@@ -55,7 +55,10 @@ test('personal data in URL paths, referrers, relative URLs and track() messages 
   const path = '/orders/4111111111111111/by/dave@example.net';
   const body = `
     <form><input name="first_name" required><button id="go">Go</button></form>
-    <button id="boom" onclick="throw new Error('GET /api/reset?token=relsecret failed')">boom</button>`;
+    <button id="boom" onclick="throw new Error('GET /api/reset?token=relsecret failed')">boom</button>
+    <button id="card" onclick="throw new Error('Card 4111 1111 1111 1111 declined, SSN 123-45-6789, user dave%40example.net')">card</button>
+    <script>function later() { throw new TypeError('later'); }</script>
+    <button id="later" onclick="setTimeout(later)">later</button>`;
   const from = '/u/erin@example.net/4242424242424242';
   const { server, tab, context } = await openPage(browser, '<p>start</p>', {
     pages: { [path]: page({ 'batch-interval': '300' }, body), [from]: `<a id="next" href="${path}?q=1">next</a>` },
@@ -65,13 +68,15 @@ test('personal data in URL paths, referrers, relative URLs and track() messages 
   await tab.waitForURL('**/orders/**');
   await tab.click('#go');
   await tab.click('#boom');
+  await tab.click('#card');
   await tab.evaluate(() => {
     window.friction.track('export for frank@example.com');
     history.pushState(null, '', '/users/9876543210/settings');
   });
+  await tab.click('#later');
   const events = await until(() => {
     const all = server.events();
-    return all.some((e) => e.type === 'form_validation_error') && all.some((e) => e.type === 'javascript_error')
+    return all.some((e) => e.type === 'form_validation_error') && all.filter((e) => e.type === 'javascript_error').length >= 3
       && all.some((e) => e.type === 'custom') && all.filter((e) => e.type === 'pageview').length >= 2 && all;
   }, 8000, 'every event');
   const views = events.filter((e) => e.type === 'pageview');
@@ -79,10 +84,14 @@ test('personal data in URL paths, referrers, relative URLs and track() messages 
   assert.equal(new URL(views[0].referrer).pathname, '/u/:id/:id');
   assert.equal(new URL(views[1].url).pathname, '/users/:id/settings');
   assert.equal(events.find((e) => e.type === 'form_validation_error').field_name, 'first_name', 'snake_case field names are kept');
-  assert.match(events.find((e) => e.type === 'javascript_error').message, /GET \/api\/reset failed/);
+  const errors = events.filter((e) => e.type === 'javascript_error');
+  assert.ok(errors.some((e) => /GET \/api\/reset failed/.test(e.message)));
+  assert.ok(errors.some((e) => /Card \[number\] declined, SSN \[number\], user \[email\]/.test(e.message)), JSON.stringify(errors));
+  // Defined where the page loaded, thrown after it moved: its frames carry the first path.
+  assert.match(errors.find((e) => /later/.test(e.message)).stack, /\/orders\/:id\/by\/:id:\d+:\d+/);
   assert.equal(events.find((e) => e.type === 'custom').message, 'export for [email]');
   await sleep(400);
-  for (const secret of ['4111111111111111', 'dave@example.net', 'erin@example.net', '4242424242424242', 'relsecret', 'frank@example.com', '9876543210']) {
+  for (const secret of ['4111111111111111', '4111 1111', 'dave@example.net', 'dave%40example.net', '123-45-6789', 'erin@example.net', '4242424242424242', 'relsecret', 'frank@example.com', '9876543210']) {
     for (const r of server.requests) assert.ok(!r.body.includes(secret), `${secret} leaked in ${r.body}`);
   }
   await context.close();
