@@ -99,3 +99,27 @@ test('a huge error message or broken text costs the page nothing and loses nothi
   await context.close();
   await server.close();
 });
+
+test('a CSP that blocks the endpoint: nothing throws, the page sees only its own errors', async () => {
+  const server = await captureServer({
+    headers: { 'content-security-policy': "default-src 'self' 'unsafe-inline'; connect-src 'none'" },
+    pages: { '/': page({ 'batch-interval': '200', 'batch-size': '1' }, '<button id="b" onclick="throw new Error(\'own\')">b</button>', MONITOR), '/next': '<p>next</p>' },
+  });
+  const context = await browser.newContext();
+  const tab = await context.newPage();
+  const pageErrors = [];
+  tab.on('pageerror', (e) => pageErrors.push(e.message));
+  await tab.goto(server.base + '/');
+  await tab.click('#b');
+  await tab.click('#b');
+  await sleep(1500);
+  await tab.evaluate(() => window.friction.flush());
+  const stats = await tab.evaluate(() => window.friction.stats());
+  assert.ok(stats.queued > 0, JSON.stringify(stats));
+  assert.deepEqual(await tab.evaluate(() => window.seen), ['error: Uncaught Error: own', 'error: Uncaught Error: own']);
+  await tab.goto(server.base + '/next');
+  assert.deepEqual(pageErrors, ['own', 'own']);
+  assert.equal(server.requests.length, 0, 'the policy let a request through');
+  await context.close();
+  await server.close();
+});
