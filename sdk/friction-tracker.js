@@ -145,7 +145,8 @@
   function scrubText(t) {
     t = String(t || '').slice(0, 8192);
     [location.pathname, firstPath].forEach(function (u) { t = t.split(u).join(pageUrl(u)); });
-    t = t.replace(/[\w.+-]{1,64}(@|%40)[\w-]{1,63}\.[\w.-]{1,63}/g, '[email]').replace(/\d([ .-]?\d){8,}/g, '[number]');
+    // A domain ends with a letter: react-dom@18.2.0 in a CDN frame is no address.
+    t = t.replace(/[\w.+%-]{1,64}(@|%40)[\w-]{1,63}\.[\w.-]{0,62}[a-z]/gi, '[email]').replace(/\d([ .-]?\d){8,}/g, '[number]');
     return keepQuery ? t : t.replace(/((?:[a-z][\w+.-]{0,31}:\/)?\/[^\s?#'"]{0,2048})[?#][^\s'"]*?(:\d+:\d+)?(?=[\s'"]|\)\s|\)?$)/gi, '$1$2');
   }
 
@@ -395,10 +396,13 @@
   // a counter a button updates changes once per click.
   var texts = []; // leaves whose text changed since the last click, while watched
   function noticed(records) {
+    var k = texts.length;
     records.forEach(function (r) {
       var n = r.target;
       if (r.attributeName || n.firstElementChild) bump();
-      else texts.push(n);
+      // Once per batch of records (a text replaced in two steps, as jQuery's .text() does,
+      // is one change), and bounded: on a page this busy a click counts as answered.
+      else if (texts.indexOf(n, k) < 0 && texts.length < 1e3) texts.push(n);
     });
   }
 
@@ -414,8 +418,9 @@
     // Clicks made by scripts are not the visitor's (a visitor's always target an element).
     if (!ev.isTrusted || !t.closest) return;
     intent = Date.now();
-    // What the page did since the previous click answered that one, or not.
-    if (answered()) bump();
+    // What the page did since the previous click answered that one, or not (a repeat
+    // click on an element being checked answers nothing).
+    if (answered() && checking.indexOf(t.closest(INTERACTIVE)) < 0) bump();
     texts = [];
     var sel = selector(t);
     var tag = t.tagName.toLowerCase();
@@ -432,7 +437,7 @@
     // The second and third click of a double or triple click that selects text are a
     // selection, not rage.
     var selecting = ev.detail > 1 && ev.detail < 4 && (w.getSelection() || {}).isCollapsed === false;
-    if (!selecting) clicks.push({ t: now, x: ev.clientX, y: ev.clientY, el: t });
+    if (pointer && !selecting) clicks.push({ t: now, x: ev.clientX, y: ev.clientY, el: t });
     var near = clicks.filter(function (c) {
       return c.el === t || Math.abs(c.x - ev.clientX) <= rageRadius && Math.abs(c.y - ev.clientY) <= rageRadius;
     });
@@ -488,7 +493,7 @@
   function onError(ev) {
     // Resource load errors carry no message; a cross-origin script's error carries nothing
     // but "Script error.".
-    if (!ev || !ev.message || ev.message === 'Script error.' && !ev.filename) return;
+    if (!ev || !ev.message || ev.message === 'Script error.') return;
     noteError('javascript_error', ev.message, ev.filename, ev.lineno, ev.colno, ev.error && ev.error.stack);
   }
 
@@ -595,7 +600,6 @@
   function on(target, type, fn, opts) { target.addEventListener(type, guard(fn), opts || passiveCapture); }
   function bump() { activity++; }
 
-  if (!apiKey && w.console) console.warn('friction-tracker: no data-api-key');
   on(d, 'click', onClick);
   on(w, 'error', onError);
   on(w, 'unhandledrejection', onRejection);

@@ -49,6 +49,8 @@ const SESSIONS = [
   ['component button updating its shadow root', '<x-like id="b"></x-like><script>customElements.define("x-like", class extends HTMLElement { constructor(){ super(); const r = this.attachShadow({mode:"open"}); r.innerHTML = "<button>Like</button><span></span>"; r.querySelector("button").onclick = () => { r.querySelector("span").textContent = "liked"; }; } });</script>', click('#b'), false, false, 'its shadow DOM changes'],
   ['dead button beside a ticking clock', '<header><span id="clock"></span></header><button id="b">Pay</button><script>setInterval(function(){ document.getElementById(\'clock\').textContent = Date.now(); }, 150)</script>', click('#b'), false, true, 'only the clock changes, again and again'],
   ['button updating a counter beside a ticking clock', '<header><span id="clock"></span> cart: <span id="cart">0</span></header><button id="b" onclick="document.getElementById(\'cart\').textContent = 1">Add</button><script>setInterval(function(){ document.getElementById(\'clock\').textContent = Date.now(); }, 150)</script>', click('#b'), false, false, 'the cart count changes once'],
+  ['rage on a dead button beside a ticking clock', '<header><span id="clock"></span></header><button id="b">Pay</button><script>setInterval(function(){ document.getElementById(\'clock\').textContent = Date.now(); }, 100)</script>', click('#b', 3), true, true, 'three fast clicks, only the clock changes'],
+  ['counter written in two steps', '<button id="b" onclick="q.textContent = \'\'; q.textContent = \'2\'">+</button><span id="q">1</span>', click('#b'), false, false, 'the count changes once, as jQuery .text() writes it'],
   ['dialog from a button', '<button id="b" onclick="alert(\'saved\')">Save</button>', click('#b'), false, false, 'a dialog answers'],
   ['rage on a dead button', '<button id="b">Pay</button>', click('#b', 3), true, true, 'three fast clicks, nothing happens'],
   ['rage on a working button', '<button id="b" onclick="o.textContent+=\'.\'">Go</button><p id="o"></p>', click('#b', 4), true, false, 'four fast clicks'],
@@ -109,7 +111,7 @@ test('rage and dead clicks on a labelled set of sessions', async () => {
   assert.ok(dead.precision >= FLOOR.dead.precision && dead.recall >= FLOOR.dead.recall, JSON.stringify(dead));
 });
 
-// Today (49 sessions): rage 1.00 / 1.00, dead 0.89 / 1.00. The misses: a new window and a
+// Today (51 sessions): rage 1.00 / 1.00, dead 0.89 / 1.00. The misses: a new window and a
 // dialog take the focus in a real browser (window blur counts) but not in headless
 // Chromium, where nothing the page can see tells that they answered the click. The floors
 // leave room for one session decided by timing on a loaded machine.
