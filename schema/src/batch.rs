@@ -126,6 +126,18 @@ pub struct Parser {
     tape: Tape<'static>,
 }
 
+/// Tape nodes kept for the next message: a usual batch needs a few thousand, and one
+/// huge body must not leave megabytes behind on every thread that parsed it.
+const TAPE_KEPT_NODES: usize = 1 << 16;
+
+/// `tape` emptied for the next message, or a fresh one if it grew past what is kept.
+pub(crate) fn recycle(tape: Tape<'_>) -> Tape<'static> {
+    match tape.0.capacity() > TAPE_KEPT_NODES {
+        true => Tape(Vec::new()),
+        false => tape.reset(),
+    }
+}
+
 impl Default for Parser {
     fn default() -> Self {
         Parser {
@@ -155,7 +167,7 @@ impl Parser {
         simd_json::fill_tape(&mut self.copy, &mut self.buffers, &mut tape)
             .map_err(|_| BatchError::InvalidJson)?;
         let validated = read_batch(&tape, body, base, limits, now_ms);
-        self.tape = tape.reset();
+        self.tape = recycle(tape);
         validated
     }
 }
@@ -709,6 +721,17 @@ mod tests {
             event(r#""type":"click""#)
         );
         assert_eq!(read(two), Ok(vec![0, 0]));
+
+        let mut parser = Parser::default();
+        let huge = format!(
+            r#"{{"events":[{{"pad":[{}]}}]}}"#,
+            vec!["1"; 100_000].join(",")
+        );
+        let _ = parser.validate(&mut huge.into_bytes(), &Limits::default(), NOW);
+        assert!(
+            parser.tape.0.capacity() <= TAPE_KEPT_NODES,
+            "a huge body's tape is not kept"
+        );
     }
 
     #[test]

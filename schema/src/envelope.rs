@@ -16,7 +16,7 @@ use simd_json::prelude::*;
 use simd_json::tape::{Object, Tape, Value};
 use uuid::Uuid;
 
-use crate::batch::{parse_event, Accepted, Limits};
+use crate::batch::{parse_event, recycle, Accepted, Limits};
 use crate::event::{Event, EventError};
 
 /// Version of the envelope layout ingest writes.
@@ -234,7 +234,7 @@ impl Decoder {
         simd_json::fill_tape(message, &mut self.buffers, &mut tape)
             .map_err(|_| EnvelopeError::InvalidJson)?;
         let decoded = read_envelope(&tape);
-        self.tape = tape.reset();
+        self.tape = recycle(tape);
         decoded
     }
 }
