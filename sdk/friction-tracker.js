@@ -81,7 +81,6 @@
           : typeof v === 'number' && !isFinite(v) ? 'null' : String(v);
   }
 
-
   // `t` with each lone surrogate (text cut mid-pair) replaced by U+FFFD.
   function whole(t) {
     return t.replace(/[\ud800-\udbff][\udc00-\udfff]|[\ud800-\udfff]/g, function (c) { return c[1] ? c : '\ufffd'; });
@@ -135,13 +134,13 @@
     return (m[1] || '') + m[2].split('/').map(function (s) { return personal(s, 1) ? ':id' : s; }).join('/') + (keepQuery ? m[3] : '');
   }
 
-  // URLs inside free text (error messages, stacks), relative ones too, lose their query
-  // and fragment (a stack frame keeps its :line:column), and e-mail addresses are masked.
-  // Cut to the longest field first and every repetition bounded: a page's huge error
-  // message must not cost it time.
-  // The page's own path, now and as loaded (inline scripts' frames and sources carry
-  // it), is written as pageUrl() sends it. Runs of 9 or more digits (cards, SSNs, phone
-  // numbers) become [number]; a frame's :line:column has fewer.
+  // Free text (error messages, stacks, sources, track() names), cut to the longest field
+  // first with every repetition bounded, so a page's huge error message costs it no time:
+  // - the page's own path, now and as loaded (inline scripts' frames carry it), is written
+  //   as pageUrl() sends it;
+  // - e-mail addresses become [email], runs of 9 or more digits (cards, SSNs, phone
+  //   numbers) [number] (a frame's :line:column has fewer);
+  // - URLs, relative ones too, lose their query and fragment (a frame keeps :line:column).
   function scrubText(t) {
     t = String(t || '').slice(0, 8192);
     [location.pathname, firstPath].forEach(function (u) { t = t.split(u).join(pageUrl(u)); });
@@ -220,15 +219,13 @@
     // At most ingest's 500 events, and small enough for keepalive: a batch still in flight
     // when the page goes away is delivered by the browser.
     var p = pack(Math.min(Math.max(batchSize, 1) * 10, MAX_EVENTS, queue.length), BEACON_MAX);
-    var body = p.body;
     var batch = queue.splice(0, p.n);
-    var size = bytes(body);
     sending = true;
-    inflight = size <= BEACON_MAX ? size : 0;
+    inflight = p.size <= BEACON_MAX ? p.size : 0;
     nativeFetch(endpoint, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'x-api-key': apiKey },
-      body: body,
+      body: p.body,
       keepalive: inflight > 0,
       credentials: 'omit'
     }).then(function (r) {
@@ -255,11 +252,12 @@
     });
   }
 
-  // The first `n` queued events as a batch body, halved until it fits `max` bytes (one
-  // event always goes).
+  // The first `n` queued events as a batch body of `size` bytes, halved until it fits
+  // `max` (one event always goes).
   function pack(n, max) {
     var body = json({ sent_at: Date.now(), events: queue.slice(0, n) });
-    return n > 1 && bytes(body) > max ? pack(Math.ceil(n / 2), max) : { body: body, n: n };
+    var size = bytes(body);
+    return n > 1 && size > max ? pack(Math.ceil(n / 2), max) : { body: body, n: n, size: size };
   }
 
   // Retry-After as seconds or as an HTTP date, in ms from now.
@@ -298,14 +296,13 @@
     var budget = BEACON_MAX - inflight;
     while (queue.length) {
       var p = pack(Math.min(queue.length, MAX_EVENTS), budget);
-      var size = bytes(p.body);
       var ok = false;
-      if (size <= budget) {
+      if (p.size <= budget) {
         try { ok = navigator.sendBeacon(url, new Blob([p.body], { type: 'text/plain' })); } catch (e) { ok = false; }
       }
       if (!ok) break;
       queue.splice(0, p.n);
-      budget -= size;
+      budget -= p.size;
     }
     if (away && queue.length) {
       // Added to what other tabs of the site left, not in their place.
@@ -418,9 +415,12 @@
     // Clicks made by scripts are not the visitor's (a visitor's always target an element).
     if (!ev.isTrusted || !t.closest) return;
     intent = Date.now();
+    // Inside an open shadow root the event names the host; the path names the element.
+    var path = ev.composedPath();
+    var target = path[0].closest && path[0].closest(INTERACTIVE) || t.closest(INTERACTIVE);
     // What the page did since the previous click answered that one, or not (a repeat
     // click on an element being checked answers nothing).
-    if (answered() && checking.indexOf(t.closest(INTERACTIVE)) < 0) bump();
+    if (answered() && checking.indexOf(target) < 0) bump();
     texts = [];
     var sel = selector(t);
     var tag = t.tagName.toLowerCase();
@@ -449,9 +449,6 @@
       clicks = [];
     }
 
-    // Inside an open shadow root the event names the host; the path names the element.
-    var path = ev.composedPath();
-    var target = path[0].closest && path[0].closest(INTERACTIVE) || t.closest(INTERACTIVE);
     if (!target || optedOut(t, 'dead') || ev.button || ev.metaKey || ev.ctrlKey || ev.shiftKey) return;
     if (target.tagName === 'A' && target.target && target.target !== '_self') return;
     if (target.tagName === 'INPUT' && !/^(submit|button|reset|image)$/i.test(target.type)) return;

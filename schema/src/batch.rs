@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 use crate::event::{Event, EventError, EventType, ValidityFlags};
 use crate::spans::{self, SpanError};
+use crate::tape::Reused;
 use crate::url;
 
 /// Validation limits; ingest makes them configurable.
@@ -120,32 +121,10 @@ pub struct Validated<'p> {
 
 /// Parses batches, reusing its buffers (the copy, simd-json's scratch and its tape)
 /// from one to the next.
+#[derive(Default)]
 pub struct Parser {
     copy: Vec<u8>,
-    buffers: simd_json::Buffers,
-    tape: Tape<'static>,
-}
-
-/// Tape nodes kept for the next message: a usual batch needs a few thousand, and one
-/// huge body must not leave megabytes behind on every thread that parsed it.
-const TAPE_KEPT_NODES: usize = 1 << 16;
-
-/// `tape` emptied for the next message, or a fresh one if it grew past what is kept.
-pub(crate) fn recycle(tape: Tape<'_>) -> Tape<'static> {
-    match tape.0.capacity() > TAPE_KEPT_NODES {
-        true => Tape(Vec::new()),
-        false => tape.reset(),
-    }
-}
-
-impl Default for Parser {
-    fn default() -> Self {
-        Parser {
-            copy: Vec::new(),
-            buffers: simd_json::Buffers::default(),
-            tape: Tape(Vec::new()),
-        }
-    }
+    simd: Reused,
 }
 
 impl Parser {
@@ -163,12 +142,10 @@ impl Parser {
         self.copy.extend_from_slice(body);
         // Strings stay where they are in the input: their offsets are offsets in `body`.
         let base = self.copy.as_ptr() as usize;
-        let mut tape = std::mem::replace(&mut self.tape, Tape(Vec::new())).reset();
-        simd_json::fill_tape(&mut self.copy, &mut self.buffers, &mut tape)
-            .map_err(|_| BatchError::InvalidJson)?;
-        let validated = read_batch(&tape, body, base, limits, now_ms);
-        self.tape = recycle(tape);
-        validated
+        self.simd
+            .parse(&mut self.copy, BatchError::InvalidJson, |tape| {
+                read_batch(tape, body, base, limits, now_ms)
+            })
     }
 }
 
@@ -721,17 +698,6 @@ mod tests {
             event(r#""type":"click""#)
         );
         assert_eq!(read(two), Ok(vec![0, 0]));
-
-        let mut parser = Parser::default();
-        let huge = format!(
-            r#"{{"events":[{{"pad":[{}]}}]}}"#,
-            vec!["1"; 100_000].join(",")
-        );
-        let _ = parser.validate(&mut huge.into_bytes(), &Limits::default(), NOW);
-        assert!(
-            parser.tape.0.capacity() <= TAPE_KEPT_NODES,
-            "a huge body's tape is not kept"
-        );
     }
 
     #[test]

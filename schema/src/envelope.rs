@@ -16,8 +16,9 @@ use simd_json::prelude::*;
 use simd_json::tape::{Object, Tape, Value};
 use uuid::Uuid;
 
-use crate::batch::{parse_event, recycle, Accepted, Limits};
+use crate::batch::{parse_event, Accepted, Limits};
 use crate::event::{Event, EventError};
+use crate::tape::Reused;
 
 /// Version of the envelope layout ingest writes.
 pub const ENVELOPE_VERSION: u8 = 2;
@@ -212,30 +213,17 @@ pub struct Decoded<'a> {
 }
 
 /// Decodes messages, reusing its parser buffers and tape from one to the next.
+#[derive(Default)]
 pub struct Decoder {
-    buffers: simd_json::Buffers,
-    tape: Tape<'static>,
-}
-
-impl Default for Decoder {
-    fn default() -> Self {
-        Decoder {
-            buffers: simd_json::Buffers::default(),
-            tape: Tape(Vec::new()),
-        }
-    }
+    simd: Reused,
 }
 
 impl Decoder {
     /// Decodes `message` in place. Events are read with the same rules ingest checked
     /// them with, but without its size limits, which are ingest's own settings.
     pub fn decode<'a>(&mut self, message: &'a mut [u8]) -> Result<Decoded<'a>, EnvelopeError> {
-        let mut tape = std::mem::replace(&mut self.tape, Tape(Vec::new())).reset();
-        simd_json::fill_tape(message, &mut self.buffers, &mut tape)
-            .map_err(|_| EnvelopeError::InvalidJson)?;
-        let decoded = read_envelope(&tape);
-        self.tape = recycle(tape);
-        decoded
+        self.simd
+            .parse(message, EnvelopeError::InvalidJson, read_envelope)
     }
 }
 

@@ -3,6 +3,7 @@
 //! - [`event`]: the events the SDK sends, their types and per-event validation;
 //! - [`batch`]: parsing a whole SDK batch with simd-json into validated events;
 //! - [`spans`]: where each event lies in a batch, to forward it as received;
+//! - `tape`: simd-json's tape and buffers, reused between messages;
 //! - [`envelope`]: the raw batch written to Kafka by ingest and read by consumers;
 //! - [`rows`]: the ClickHouse row types of the event tables;
 //! - [`api_key`]: the API key format and its `api_keys` row;
@@ -20,6 +21,7 @@ pub mod event;
 pub mod export;
 pub mod rows;
 pub mod spans;
+mod tape;
 pub mod topics;
 pub mod url;
 
