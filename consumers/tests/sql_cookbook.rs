@@ -35,6 +35,8 @@ fn sample_batch(now: i64) -> String {
         base("javascript_error", 6000, json!({"message": "TypeError: x", "source": "app.js", "line": 3, "count": 2})),
         base("unhandled_rejection", 5500, json!({"message": "Error: 502"})),
         base("form_validation_error", 5000, json!({"form": "#pay", "field_name": "email", "field_type": "email", "validity": ["typeMismatch"]})),
+        base("error_click", 4500, json!({"selector": "button#buy", "element_tag": "button", "message": "TypeError: x"})),
+        base("quick_back", 4200, json!({})),
         base("click", 4000, json!({"x": 104, "y": 207, "selector": "button#buy", "element_tag": "button"})),
         base("click", 3000, json!({"x": 33, "y": 44, "selector": "a.nav", "element_tag": "a"})),
         base("loadTime", 2000, json!({"value": 1500.0})),
@@ -93,7 +95,7 @@ async fn every_cookbook_query_runs_and_returns_rows() {
         .map(|block| block.split("```").next().unwrap())
         .collect();
     assert!(
-        queries.len() >= 10,
+        queries.len() >= 15,
         "the cookbook has {} queries",
         queries.len()
     );
@@ -129,7 +131,13 @@ async fn every_cookbook_query_runs_and_returns_rows() {
         .fetch_one()
         .await
         .unwrap();
-    assert_eq!(hourly, 5);
+    assert_eq!(hourly, 7);
+    let fled: u64 = client
+        .query("SELECT uniqExactMerge(events) FROM friction_hourly WHERE owner_id = 'owner-t' AND event_type = 'quick_back' AND path = '/page/0'")
+        .fetch_one()
+        .await
+        .unwrap();
+    assert_eq!(fled, 1);
     let journey: String = client
         .query("SELECT toString(groupArray(path)) FROM heatmap_data FINAL WHERE event_type = 'pageview'")
         .fetch_one()

@@ -360,7 +360,7 @@ pub fn parse_event<'a>(value: Value<'_, 'a>, limits: &Limits) -> Result<Event<'a
         EventType::RageClick => {
             event.click_count = f.required_int(F::ClickCount, 2, 10_000)? as u32;
         }
-        EventType::DeadClick | EventType::Click => {}
+        EventType::DeadClick | EventType::Click | EventType::QuickBack => {}
         EventType::JavascriptError | EventType::UnhandledRejection => {
             event.message = f.required_str(F::Message, limits.max_string_bytes)?;
             event.source = f.str_or_empty(F::Source, limits.max_url_bytes)?;
@@ -375,7 +375,7 @@ pub fn parse_event<'a>(value: Value<'_, 'a>, limits: &Limits) -> Result<Event<'a
             event.field_type = f.str_or_empty(F::FieldType, 64)?;
             event.validity = f.validity()?;
         }
-        EventType::Custom => {
+        EventType::Custom | EventType::ErrorClick => {
             event.message = f.required_str(F::Message, limits.max_string_bytes)?;
         }
         EventType::Pageview => {
@@ -566,6 +566,23 @@ mod tests {
         assert_eq!(result, Ok(()));
         assert_eq!(events.len(), 3, "{rejected:?}");
         assert!(events[1].contains(r#""x":11"#));
+    }
+
+    #[test]
+    fn error_clicks_need_the_error_message_and_quick_backs_only_the_page() {
+        let batch = format!(
+            r#"{{"events":[{},{},{}]}}"#,
+            event(
+                r#""type":"error_click","selector":"button#pay","message":"TypeError: x is undefined""#
+            ),
+            event(r#""type":"error_click","selector":"button#pay""#),
+            event(r#""kind":"friction","type":"quick_back""#),
+        );
+        let (_, events, rejected) = parse(&batch);
+        assert_eq!(events.len(), 2, "{rejected:?}");
+        assert!(events[1].contains(r#""type":"quick_back""#));
+        let codes: Vec<_> = rejected.iter().map(|r| (r.index, r.error.code())).collect();
+        assert_eq!(codes, [(1, "missing_field")]);
     }
 
     #[test]

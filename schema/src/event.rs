@@ -111,6 +111,8 @@ event_types! {
     UnhandledRejection => "unhandled_rejection", Friction;
     FormValidationError => "form_validation_error", Friction;
     Custom => "custom", Friction;
+    ErrorClick => "error_click", Friction;
+    QuickBack => "quick_back", Friction;
     Click => "click", Heatmap;
     Pageview => "pageview", Heatmap;
     LoadTime => "loadTime", Performance;
