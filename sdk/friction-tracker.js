@@ -8,6 +8,7 @@
 
   var VERSION = '0.2.0';
   var SESSION_KEY = 'friction_session';
+  var NAV_KEY = 'friction_nav';
   var SESSION_IDLE_MS = 30 * 60 * 1000;
   // Keepalive requests and beacons share one 64 KB budget per page (all of them in flight
   // together), counted in bytes.
@@ -53,7 +54,8 @@
   var PENDING_KEY = 'friction_pending:' + apiKey;
   var stats = { dropped: 0, sent: 0, failed: 0 };
   var consent = !flag('require-consent', false);
-  var dnt = flag('respect-dnt', true) && (navigator.doNotTrack === '1' || w.doNotTrack === '1');
+  // Global Privacy Control is a do-not-track signal too.
+  var dnt = flag('respect-dnt', true) && (navigator.doNotTrack === '1' || w.doNotTrack === '1' || navigator.globalPrivacyControl === true);
   var pageViewId = uuid();
   var lastPath = location.pathname;
   var firstPath = lastPath;
@@ -424,6 +426,9 @@
     texts = [];
     var sel = selector(t);
     var tag = t.tagName.toLowerCase();
+    lastClick = !optedOut(t, 'error') && {
+      t: Date.now(), x: ev.pageX, y: ev.pageY, client_x: ev.clientX, client_y: ev.clientY, selector: sel, element_tag: tag
+    };
     // A keyboard activation (Enter, Space) is a click without a pointer: no position for
     // the heatmap, and no rage.
     var pointer = ev.detail > 0;
@@ -474,9 +479,15 @@
     }), num('dead-click-timeout', 3000));
   }
 
+  // A click followed within a second by an error: the click gets its own event (once),
+  // with the error's message; the error is reported as usual.
+  var lastClick;
   function noteError(type, message, source, line, column, stack) {
     if (!active()) return;
     message = scrubText(message || 'Error');
+    if (lastClick && Date.now() - lastClick.t < 1000) {
+      emit('error_click', Object.assign(lastClick, { message: message, t: undefined }));
+    }
     var key = type + '|' + message + '|' + source + '|' + line + '|' + column;
     var e = errors[key];
     if (e) { e.n++; return; }
@@ -544,6 +555,18 @@
 
   function pageview(how) {
     emit('pageview', { referrer: pageUrl(how === 'load' ? d.referrer : ''), navigation_type: how });
+    seen();
+  }
+
+  // Quick backs. Where this tab was, kept across page loads as "page shownAt previous":
+  // coming back to the previous page within 5 s of leaving it reports the page fled.
+  var nav;
+  function seen() {
+    var now = Date.now(), here = pageUrl(location.href), last = nav;
+    try { last = sessionStorage.getItem(NAV_KEY).split(' '); } catch (e) { /* none yet, or storage off */ }
+    if (last && last[2] === here && last[0] !== here && now - last[1] < 5000) emit('quick_back', { url: last[0] });
+    nav = [here, now, last ? last[0] : ''];
+    try { sessionStorage.setItem(NAV_KEY, nav.join(' ')); } catch (e) { /* storage may be off */ }
   }
 
   function onNavigate(how) {
@@ -568,7 +591,6 @@
     } catch (e) { return null; }
   }
 
-  var lcp = -1, cls = 0, inp = -1, reported = false;
   function perf() {
     var nav = performance.getEntriesByType && performance.getEntriesByType('navigation')[0];
     if (nav) {
@@ -579,16 +601,22 @@
   observe('paint', function (e) {
     if (e.name === 'first-contentful-paint') metric('firstContentfulPaint', e.startTime);
   });
-  observe('largest-contentful-paint', function (e) { lcp = e.startTime; });
-  observe('layout-shift', function (e) { if (!e.hadRecentInput) cls += e.value; });
-  observe('event', function (e) { if (e.interactionId) inp = Math.max(inp, e.duration); }, { durationThreshold: 40 });
 
-  function reportVitals() {
-    if (reported) return;
-    reported = true;
-    if (lcp >= 0) metric('largestContentfulPaint', lcp);
-    metric('cumulativeLayoutShift', cls);
-    if (inp >= 0) metric('interactionToNextPaint', inp);
+  // LCP, CLS and INP are in the vitals build only (build.mjs defines FRICTION_VITALS):
+  // the default build keeps its room for the detectors.
+  var reportVitals = function () {};
+  if (typeof FRICTION_VITALS === 'undefined' || FRICTION_VITALS) {
+    var lcp = -1, cls = 0, inp = -1, reported = false;
+    observe('largest-contentful-paint', function (e) { lcp = e.startTime; });
+    observe('layout-shift', function (e) { if (!e.hadRecentInput) cls += e.value; });
+    observe('event', function (e) { if (e.interactionId) inp = Math.max(inp, e.duration); }, { durationThreshold: 40 });
+    reportVitals = function () {
+      if (reported) return;
+      reported = true;
+      if (lcp >= 0) metric('largestContentfulPaint', lcp);
+      metric('cumulativeLayoutShift', cls);
+      if (inp >= 0) metric('interactionToNextPaint', inp);
+    };
   }
 
   // --- wiring -------------------------------------------------------------------------

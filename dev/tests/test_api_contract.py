@@ -34,7 +34,7 @@ class ApiContractTest(unittest.TestCase):
 
     def test_every_public_route_is_described(self):
         router = (ROOT / "ingest" / "src" / "router.rs").read_text()
-        routed = set(re.findall(r'"(/(?:v1/[a-z]+|friction-tracker\.js))"', router))
+        routed = set(re.findall(r'"(/(?:v1/[a-z]+|friction-tracker(?:\.vitals)?\.js))"', router))
         self.assertEqual(routed, set(OPENAPI["paths"]))
 
     def test_every_error_code_is_described(self):

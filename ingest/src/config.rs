@@ -87,6 +87,9 @@ pub struct IngestConfig {
     pub forwarded_for_hops: usize,
     /// The built SDK served at `/friction-tracker.js`.
     pub sdk_path: String,
+    /// The SDK's vitals build (with LCP, CLS and INP) served at
+    /// `/friction-tracker.vitals.js`.
+    pub sdk_vitals_path: String,
     /// `Access-Control-Max-Age` of preflight answers, seconds.
     pub cors_max_age_s: u32,
 }
@@ -128,6 +131,7 @@ impl Default for IngestConfig {
             trust_forwarded_for: false,
             forwarded_for_hops: 1,
             sdk_path: "sdk/dist/friction-tracker.min.js".into(),
+            sdk_vitals_path: "sdk/dist/friction-tracker.vitals.min.js".into(),
             cors_max_age_s: 86_400,
         }
     }

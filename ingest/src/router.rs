@@ -46,7 +46,7 @@ fn route_label(method: &Method, path: &str) -> &'static str {
         (_, "/v1/events") => "events",
         (_, "/v1/recordings") => "recordings",
         (_, "/v1/screenshots") => "screenshots",
-        (_, "/friction-tracker.js") => "sdk",
+        (_, "/friction-tracker.js" | "/friction-tracker.vitals.js") => "sdk",
         _ => "other",
     }
 }
@@ -77,9 +77,10 @@ impl IngestRouter {
             (_, "/v1/events" | "/v1/recordings" | "/v1/screenshots") => {
                 ApiError::MethodNotAllowed.into_response()
             }
-            (&Method::GET | &Method::HEAD, "/friction-tracker.js") => {
-                endpoints::sdk::handle(state, &parts)
-            }
+            (
+                &Method::GET | &Method::HEAD,
+                "/friction-tracker.js" | "/friction-tracker.vitals.js",
+            ) => endpoints::sdk::handle(state, &parts),
             // Nothing else is public (ops endpoints have their own listener), and nothing
             // else is readable cross-origin.
             _ => return ApiError::NotFound.into_response(),

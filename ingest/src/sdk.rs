@@ -34,6 +34,17 @@ impl SdkAsset {
         })
     }
 
+    /// Loads the asset served at `route`; logs and gives `None` when it cannot be read.
+    pub fn load_or_warn(path: &str, route: &str) -> Option<Self> {
+        match SdkAsset::load(path) {
+            Ok(asset) => Some(asset),
+            Err(e) => {
+                tracing::warn!(%path, error = %e, "SDK build not found; {route} answers 404");
+                None
+            }
+        }
+    }
+
     /// The response to a GET or HEAD.
     pub fn respond(&self, request: &HeaderMap, head: bool) -> Response<Body> {
         let not_modified = request

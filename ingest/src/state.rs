@@ -76,6 +76,8 @@ pub struct State {
     pub ops: Ops,
     /// The built SDK, when it was found.
     pub sdk: Option<SdkAsset>,
+    /// The SDK's vitals build, if found at start-up.
+    pub sdk_vitals: Option<SdkAsset>,
     /// The control-plane database (usage, recordings, screenshot links).
     pub clickhouse: clickhouse::Client,
     /// Where uploads go.
@@ -118,13 +120,9 @@ impl State {
             },
             KeyCounters::new(&metrics.key_cache, metrics.key_lookups.clone()),
         );
-        let sdk = match SdkAsset::load(&config.sdk_path) {
-            Ok(sdk) => Some(sdk),
-            Err(e) => {
-                tracing::warn!(path = %config.sdk_path, error = %e, "SDK not found; /friction-tracker.js answers 404");
-                None
-            }
-        };
+        let sdk = SdkAsset::load_or_warn(&config.sdk_path, "/friction-tracker.js");
+        let sdk_vitals =
+            SdkAsset::load_or_warn(&config.sdk_vitals_path, "/friction-tracker.vitals.js");
         Ok(State {
             settings: Settings {
                 limits: config.limits.clone(),
@@ -157,6 +155,7 @@ impl State {
                 registry,
             },
             sdk,
+            sdk_vitals,
             clickhouse,
             objects: ObjectStore::new(&config.s3)?,
             upload_slots: tokio::sync::Semaphore::new(config.uploads.max_concurrent),

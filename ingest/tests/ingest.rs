@@ -48,7 +48,8 @@ impl Harness {
             key_negative_ttl_ms: 500,
             usage_flush_ms: 200,
             produce_timeout_ms: 3_000,
-            sdk_path: sdk_file(),
+            sdk_path: sdk_file("(function(){/* friction sdk */})();\n"),
+            sdk_vitals_path: sdk_file("(function(){/* friction sdk with vitals */})();\n"),
             ..IngestConfig::default()
         };
         tweak(&mut config);
@@ -99,9 +100,9 @@ fn new_key(domains: Vec<String>, rate: u32) -> NewKey {
     }
 }
 
-fn sdk_file() -> String {
+fn sdk_file(line: &str) -> String {
     let path = std::env::temp_dir().join(format!("{}.js", kit::unique("sdk")));
-    std::fs::write(&path, "(function(){/* friction sdk */})();\n".repeat(50)).unwrap();
+    std::fs::write(&path, line.repeat(50)).unwrap();
     path.to_string_lossy().into_owned()
 }
 
@@ -917,6 +918,16 @@ async fn serves_the_sdk_with_etag_and_gzip() {
     assert!(zipped.body.len() < plain.body.len());
     let cached = kit::request("GET", &url, &[("if-none-match", &etag)], "").await;
     assert_eq!(cached.status, 304);
+    let vitals = kit::request(
+        "GET",
+        &format!("{}/friction-tracker.vitals.js", h.url),
+        &[],
+        "",
+    )
+    .await;
+    assert_eq!(vitals.status, 200);
+    assert!(String::from_utf8_lossy(&vitals.body).contains("with vitals"));
+    assert_ne!(vitals.header("etag").unwrap(), etag);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

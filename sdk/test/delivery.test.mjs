@@ -109,6 +109,19 @@ test('Do-Not-Track is respected', async () => {
   await server.close();
 });
 
+test('Global Privacy Control is respected like Do-Not-Track', async () => {
+  const server = await captureServer({ pages: { '/': page({ 'batch-size': '1' }, buttons) } });
+  const context = await browser.newContext();
+  await context.addInitScript(() => Object.defineProperty(Navigator.prototype, 'globalPrivacyControl', { get: () => true }));
+  const tab = await context.newPage();
+  await tab.goto(server.base + '/');
+  await tab.click('#a');
+  await sleep(600);
+  assert.equal(server.requests.length, 0);
+  await context.close();
+  await server.close();
+});
+
 test('the queue is bounded and drops the oldest', async () => {
   const { server, tab, context } = await open(page({ 'max-queue': '5', 'batch-size': '1000', 'batch-interval': '60000' }, buttons));
   // Let the load-time events (pageview, TTFB, load time, FCP) queue first, so what is

@@ -147,17 +147,79 @@ test('pageviews on load and on SPA navigations, with query strings stripped', as
   await server.close();
 });
 
-test('performance metrics are reported', async () => {
-  const { server, tab, context } = await open(page({}, '<h1>Hello</h1><p>content</p>'));
-  const names = ['loadTime', 'firstContentfulPaint', 'timeToFirstByte'];
-  await until(() => names.every((n) => ofType(server.events(), n).length), 12000, 'performance metrics');
-  for (const n of names) {
-    const m = ofType(server.events(), n)[0];
-    assert.ok(m.value >= 0, `${n} = ${m.value}`);
+test('performance metrics are reported; LCP, CLS and INP by the vitals build only', async () => {
+  const html = page({}, '<h1>Hello</h1><p>content</p>');
+  for (const vitals of [false, true]) {
+    const { server, context } = await open(vitals ? html.replace('/friction-tracker.js', '/friction-tracker.vitals.js') : html);
+    const names = ['loadTime', 'firstContentfulPaint', 'timeToFirstByte'];
+    await until(() => names.every((n) => ofType(server.events(), n).length), 12000, 'performance metrics');
+    for (const n of names) {
+      const m = ofType(server.events(), n)[0];
+      assert.ok(m.value >= 0, `${n} = ${m.value}`);
+    }
+    await context.close();
+    if (vitals) await until(() => ofType(server.events(), 'cumulativeLayoutShift').length, 5000, 'CLS on page hide');
+    else {
+      await sleep(500);
+      assert.deepEqual(ofType(server.events(), 'cumulativeLayoutShift'), []);
+    }
+    await server.close();
   }
-  await tab.evaluate(() => document.dispatchEvent(new Event('visibilitychange')));
+});
+
+test('a click followed by an error is an error click, once; a later error is not', async () => {
+  const { server, tab, context } = await open(page({}, `
+    <button id="pay" onclick="missingFunction()">Pay</button>
+    <button id="twice" onclick="setTimeout(function () { null.a; }, 50); Promise.reject(new Error('declined'))">Twice</button>
+    <button id="late" onclick="setTimeout(function () { lateFailure(); }, 1500)">Late</button>`));
+  await tab.click('#pay');
+  await tab.click('#twice');
+  await tab.click('#late');
+  await sleep(2000);
+  await tab.evaluate(() => window.friction.flush());
+  const clicks = await until(() => { const c = ofType(server.events(), 'error_click'); return c.length >= 2 && c; }, 5000, 'error clicks');
+  await sleep(300);
+  assert.equal(ofType(server.events(), 'error_click').length, 2, 'one per click, none for the late error');
+  const pay = clicks.find((c) => c.selector === 'button#pay');
+  assert.match(pay.message, /missingFunction/);
+  assert.equal(pay.element_tag, 'button');
+  assert.ok(pay.x > 0 && pay.y > 0);
+  assert.match(clicks.find((c) => c.selector === 'button#twice').message, /declined/);
+  // The errors keep their own rows.
+  const errors = ofType(server.events(), 'javascript_error').map((e) => e.message).join(' ');
+  assert.match(errors, /missingFunction/);
+  assert.match(errors, /lateFailure/);
+  assert.equal(ofType(server.events(), 'unhandled_rejection').length, 1);
   await context.close();
-  await until(() => ofType(server.events(), 'cumulativeLayoutShift').length, 5000, 'CLS on page hide');
+  await server.close();
+});
+
+test('going back within seconds is a quick back of the page fled, across page loads and in an SPA', async () => {
+  const { server, tab, context } = await open(page({ 'batch-size': '1' }, '<a id="go" href="/fled">Go</a>'), {
+    pages: {
+      '/fled': page({ 'batch-size': '1' }, '<p>not what I wanted</p>'),
+      '/read': page({ 'batch-size': '1' }, '<p>a page worth reading</p>'),
+    },
+  });
+  await tab.click('#go');
+  await tab.waitForURL('**/fled');
+  await sleep(800);
+  await tab.goBack();
+  const back = await until(() => ofType(server.events(), 'quick_back')[0], 5000, 'quick back across loads');
+  assert.equal(back.url, server.base + '/fled');
+  // A page read for longer than the window is no quick back.
+  await tab.goto(server.base + '/read');
+  await sleep(5300);
+  await tab.goBack();
+  await sleep(800);
+  assert.equal(ofType(server.events(), 'quick_back').length, 1);
+  // In an SPA: a pushed route left again by the back button.
+  await tab.evaluate(() => history.pushState(null, '', '/spa-fled'));
+  await sleep(1200);
+  await tab.goBack();
+  const spa = await until(() => ofType(server.events(), 'quick_back')[1], 5000, 'quick back in an SPA');
+  assert.equal(spa.url, server.base + '/spa-fled');
+  await context.close();
   await server.close();
 });
 

@@ -8,6 +8,7 @@ import addFormats from 'ajv-formats';
 
 export const KEY = 'fk_' + 'T'.repeat(32);
 const SDK = new URL('../dist/friction-tracker.min.js', import.meta.url);
+const SDK_VITALS = new URL('../dist/friction-tracker.vitals.min.js', import.meta.url);
 // Every batch the SDK sends in any test must match the published batch schema, the
 // contract ingest validates (docs/events.schema.json).
 const ajv = new Ajv2020({ allErrors: true, strict: false });
@@ -51,9 +52,9 @@ export async function captureServer({ pages = {}, respond, headers = {} } = {}) 
     req.on('data', (c) => chunks.push(c));
     req.on('end', () => {
       const url = new URL(req.url, 'http://x');
-      if (url.pathname === '/friction-tracker.js') {
+      if (url.pathname === '/friction-tracker.js' || url.pathname === '/friction-tracker.vitals.js') {
         res.writeHead(200, { 'content-type': 'application/javascript', ...headers });
-        return res.end(readFileSync(SDK));
+        return res.end(readFileSync(url.pathname.includes('vitals') ? SDK_VITALS : SDK));
       }
       if (url.pathname === '/v1/events') {
         if (req.method === 'OPTIONS') {

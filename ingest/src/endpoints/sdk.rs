@@ -1,5 +1,5 @@
-//! `GET|HEAD /friction-tracker.js`: the built SDK, or 404 when it was not found at
-//! start-up.
+//! `GET|HEAD /friction-tracker.js` and `/friction-tracker.vitals.js`: the SDK's two
+//! builds, or 404 for one that was not found at start-up.
 
 use friction_service::http::Body;
 use http::request::Parts;
@@ -10,7 +10,11 @@ use crate::state::State;
 
 /// Answers a GET or HEAD of the SDK.
 pub fn handle(state: &State, parts: &Parts) -> Response<Body> {
-    match &state.sdk {
+    let asset = match parts.uri.path() {
+        "/friction-tracker.vitals.js" => &state.sdk_vitals,
+        _ => &state.sdk,
+    };
+    match asset {
         Some(sdk) => sdk.respond(&parts.headers, parts.method == Method::HEAD),
         None => ApiError::NotFound.into_response(),
     }
