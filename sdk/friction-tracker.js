@@ -54,8 +54,8 @@
   var PENDING_KEY = 'friction_pending:' + apiKey;
   var stats = { dropped: 0, sent: 0, failed: 0 };
   var consent = !flag('require-consent', false);
-  // Global Privacy Control is a do-not-track signal too.
-  var dnt = flag('respect-dnt', true) && (navigator.doNotTrack === '1' || w.doNotTrack === '1' || navigator.globalPrivacyControl === true);
+  // Global Privacy Control is a legal opt-out in places: honoured whatever respect-dnt says.
+  var dnt = navigator.globalPrivacyControl || flag('respect-dnt', true) && (navigator.doNotTrack === '1' || w.doNotTrack === '1');
   var pageViewId = uuid();
   var lastPath = location.pathname;
   var firstPath = lastPath;
@@ -300,7 +300,7 @@
       var p = pack(Math.min(queue.length, MAX_EVENTS), budget);
       var ok = false;
       if (p.size <= budget) {
-        try { ok = navigator.sendBeacon(url, new Blob([p.body], { type: 'text/plain' })); } catch (e) { ok = false; }
+        try { ok = navigator.sendBeacon(url, new Blob([p.body], { type: 'text/plain' })); } catch (e) { /* refused: kept below */ }
       }
       if (!ok) break;
       queue.splice(0, p.n);
@@ -416,7 +416,7 @@
     var t = ev.target;
     // Clicks made by scripts are not the visitor's (a visitor's always target an element).
     if (!ev.isTrusted || !t.closest) return;
-    intent = Date.now();
+    var now = intent = Date.now();
     // Inside an open shadow root the event names the host; the path names the element.
     var path = ev.composedPath();
     var target = path[0].closest && path[0].closest(INTERACTIVE) || t.closest(INTERACTIVE);
@@ -426,18 +426,14 @@
     texts = [];
     var sel = selector(t);
     var tag = t.tagName.toLowerCase();
-    lastClick = !optedOut(t, 'error') && {
-      t: Date.now(), x: ev.pageX, y: ev.pageY, client_x: ev.clientX, client_y: ev.clientY, selector: sel, element_tag: tag
-    };
     // A keyboard activation (Enter, Space) is a click without a pointer: no position for
     // the heatmap, and no rage.
     var pointer = ev.detail > 0;
-    if (pointer && !optedOut(t, 'heatmap')) emit('click', {
-      x: ev.pageX, y: ev.pageY, client_x: ev.clientX, client_y: ev.clientY,
-      scroll_x: w.scrollX, scroll_y: w.scrollY, selector: sel, element_tag: tag
-    });
+    var at = pointer && { x: ev.pageX, y: ev.pageY, client_x: ev.clientX, client_y: ev.clientY };
+    // The page it was on: an error after a route change still belongs to this click.
+    lastClick = !optedOut(t, 'error') && Object.assign({ t: now, url: pageUrl(location.href), selector: sel, element_tag: tag }, at);
+    if (pointer && !optedOut(t, 'heatmap')) emit('click', Object.assign({ scroll_x: w.scrollX, scroll_y: w.scrollY, selector: sel, element_tag: tag }, at));
 
-    var now = Date.now();
     clicks = clicks.filter(function (c) { return now - c.t <= rageWindow; });
     // The second and third click of a double or triple click that selects text are a
     // selection, not rage.
@@ -447,10 +443,7 @@
       return c.el === t || Math.abs(c.x - ev.clientX) <= rageRadius && Math.abs(c.y - ev.clientY) <= rageRadius;
     });
     if (pointer && near.length >= rageClicks && !optedOut(t, 'rage')) {
-      emit('rage_click', {
-        click_count: near.length, x: ev.pageX, y: ev.pageY, client_x: ev.clientX, client_y: ev.clientY,
-        selector: sel, element_tag: tag
-      });
+      emit('rage_click', Object.assign({ click_count: near.length, selector: sel, element_tag: tag }, at));
       clicks = [];
     }
 
@@ -471,10 +464,7 @@
       watch(-1);
       checking.splice(checking.indexOf(target), 1);
       if (activity === before && !once && d.activeElement === focused && location.href === href && d.visibilityState === 'visible') {
-        emit('dead_click', {
-          x: ev.pageX, y: ev.pageY, client_x: ev.clientX, client_y: ev.clientY,
-          selector: selector(target), element_tag: target.tagName.toLowerCase()
-        });
+        emit('dead_click', Object.assign({ selector: selector(target), element_tag: target.tagName.toLowerCase() }, at));
       }
     }), num('dead-click-timeout', 3000));
   }
@@ -555,17 +545,21 @@
 
   function pageview(how) {
     emit('pageview', { referrer: pageUrl(how === 'load' ? d.referrer : ''), navigation_type: how });
-    seen();
+    seen(how);
   }
 
-  // Quick backs. Where this tab was, kept across page loads as "page shownAt previous":
-  // coming back to the previous page within 5 s of leaving it reports the page fled.
+  // Quick backs. Where this tab was, kept across page loads as "page shownAt previous"
+  // (a reload keeps it): going back (the back button, a bfcache restore, an SPA pop) to
+  // the previous page within 5 s of leaving it reports the page fled.
   var nav;
-  function seen() {
-    var now = Date.now(), here = pageUrl(location.href), last = nav;
+  function seen(how) {
+    if (!active()) return;
+    var now = Date.now(), here = pageUrl(location.href), last = nav || [];
     try { last = sessionStorage.getItem(NAV_KEY).split(' '); } catch (e) { /* none yet, or storage off */ }
-    if (last && last[2] === here && last[0] !== here && now - last[1] < 5000) emit('quick_back', { url: last[0] });
-    nav = [here, now, last ? last[0] : ''];
+    if (last[0] === here) return;
+    var back = how === 'load' ? (performance.getEntriesByType('navigation')[0] || {}).type === 'back_forward' : how === 'pop' || how === 'back_forward';
+    if (back && last[2] === here && now - last[1] < 5000) emit('quick_back', { url: last[0] });
+    nav = [here, now, last[0]];
     try { sessionStorage.setItem(NAV_KEY, nav.join(' ')); } catch (e) { /* storage may be off */ }
   }
 
@@ -598,14 +592,15 @@
       metric('loadTime', nav.loadEventEnd || performance.now());
     }
   }
-  observe('paint', function (e) {
-    if (e.name === 'first-contentful-paint') metric('firstContentfulPaint', e.startTime);
-  });
 
-  // LCP, CLS and INP are in the vitals build only (build.mjs defines FRICTION_VITALS):
-  // the default build keeps its room for the detectors.
+  // The paint and interaction metrics (FCP, LCP, CLS, INP) are in the vitals build only
+  // (build.mjs defines FRICTION_VITALS): the default build keeps its room for the
+  // detectors, and sends the navigation timings above.
   var reportVitals = function () {};
   if (typeof FRICTION_VITALS === 'undefined' || FRICTION_VITALS) {
+    observe('paint', function (e) {
+      if (e.name === 'first-contentful-paint') metric('firstContentfulPaint', e.startTime);
+    });
     var lcp = -1, cls = 0, inp = -1, reported = false;
     observe('largest-contentful-paint', function (e) { lcp = e.startTime; });
     observe('layout-shift', function (e) { if (!e.hadRecentInput) cls += e.value; });
@@ -688,7 +683,7 @@
     }),
     track: guard(function (name, fields) {
       var el = fields && fields.element;
-      emit('custom', { message: scrubText(name), selector: el ? selector(el) : undefined });
+      emit('custom', { message: scrubText(name), selector: el && selector(el) });
     }),
     stats: function () { return Object.assign({ queued: queue.length }, stats); }
   };

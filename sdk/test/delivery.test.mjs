@@ -109,8 +109,8 @@ test('Do-Not-Track is respected', async () => {
   await server.close();
 });
 
-test('Global Privacy Control is respected like Do-Not-Track', async () => {
-  const server = await captureServer({ pages: { '/': page({ 'batch-size': '1' }, buttons) } });
+test('Global Privacy Control is respected, even where Do-Not-Track is not', async () => {
+  const server = await captureServer({ pages: { '/': page({ 'batch-size': '1', 'respect-dnt': 'false' }, buttons) } });
   const context = await browser.newContext();
   await context.addInitScript(() => Object.defineProperty(Navigator.prototype, 'globalPrivacyControl', { get: () => true }));
   const tab = await context.newPage();
@@ -124,9 +124,9 @@ test('Global Privacy Control is respected like Do-Not-Track', async () => {
 
 test('the queue is bounded and drops the oldest', async () => {
   const { server, tab, context } = await open(page({ 'max-queue': '5', 'batch-size': '1000', 'batch-interval': '60000' }, buttons));
-  // Let the load-time events (pageview, TTFB, load time, FCP) queue first, so what is
+  // Let the load-time events (pageview, TTFB, load time) queue first, so what is
   // dropped is deterministic.
-  await until(() => tab.evaluate(() => window.friction.stats().queued >= 4), 5000, 'load-time events');
+  await until(() => tab.evaluate(() => window.friction.stats().queued >= 3), 5000, 'load-time events');
   for (let i = 0; i < 8; i++) await tab.evaluate((n) => window.friction.track('custom-' + n), i);
   const stats = await tab.evaluate(() => window.friction.stats());
   assert.equal(stats.queued, 5);

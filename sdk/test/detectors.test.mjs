@@ -147,22 +147,23 @@ test('pageviews on load and on SPA navigations, with query strings stripped', as
   await server.close();
 });
 
-test('performance metrics are reported; LCP, CLS and INP by the vitals build only', async () => {
+test('navigation timings are reported; FCP, LCP, CLS and INP by the vitals build only', async () => {
   const html = page({}, '<h1>Hello</h1><p>content</p>');
   for (const vitals of [false, true]) {
-    const { server, context } = await open(vitals ? html.replace('/friction-tracker.js', '/friction-tracker.vitals.js') : html);
-    const names = ['loadTime', 'firstContentfulPaint', 'timeToFirstByte'];
+    const { server, tab, context } = await open(vitals ? html.replace('/friction-tracker.js', '/friction-tracker.vitals.js') : html);
+    const names = ['loadTime', 'timeToFirstByte', ...(vitals ? ['firstContentfulPaint'] : [])];
     await until(() => names.every((n) => ofType(server.events(), n).length), 12000, 'performance metrics');
     for (const n of names) {
       const m = ofType(server.events(), n)[0];
       assert.ok(m.value >= 0, `${n} = ${m.value}`);
     }
+    // Queued last, so the page-hide send is known to have arrived once it is seen.
+    await tab.evaluate(() => window.friction.track('last'));
     await context.close();
-    if (vitals) await until(() => ofType(server.events(), 'cumulativeLayoutShift').length, 5000, 'CLS on page hide');
-    else {
-      await sleep(500);
-      assert.deepEqual(ofType(server.events(), 'cumulativeLayoutShift'), []);
-    }
+    await until(() => ofType(server.events(), 'custom').length, 5000, 'the page-hide send');
+    const vital = ofType(server.events(), 'cumulativeLayoutShift');
+    assert.equal(vital.length, vitals ? 1 : 0, 'CLS only from the vitals build');
+    if (!vitals) assert.deepEqual(ofType(server.events(), 'firstContentfulPaint'), []);
     await server.close();
   }
 });
@@ -170,25 +171,38 @@ test('performance metrics are reported; LCP, CLS and INP by the vitals build onl
 test('a click followed by an error is an error click, once; a later error is not', async () => {
   const { server, tab, context } = await open(page({}, `
     <button id="pay" onclick="missingFunction()">Pay</button>
-    <button id="twice" onclick="setTimeout(function () { null.a; }, 50); Promise.reject(new Error('declined'))">Twice</button>
-    <button id="late" onclick="setTimeout(function () { lateFailure(); }, 1500)">Late</button>`));
-  await tab.click('#pay');
-  await tab.click('#twice');
-  await tab.click('#late');
+    <button id="twice" onclick="setTimeout(function () { null.a; }, 0); Promise.reject(new Error('declined'))">Twice</button>
+    <button id="late" onclick="setTimeout(function () { lateFailure(); }, 1500)">Late</button>
+    <button id="key" onclick="keyFailure()">Key</button>
+    <button id="quiet" data-friction-no-error onclick="quietFailure()">Quiet</button>`));
+  await tab.evaluate(() => setTimeout(() => { noClickFailure(); }, 0));
+  await sleep(300);
+  for (const id of ['#pay', '#twice', '#late']) { await tab.click(id); await sleep(200); }
+  await tab.focus('#key');
+  await tab.keyboard.press('Enter');
+  await tab.click('#quiet');
   await sleep(2000);
   await tab.evaluate(() => window.friction.flush());
-  const clicks = await until(() => { const c = ofType(server.events(), 'error_click'); return c.length >= 2 && c; }, 5000, 'error clicks');
+  const clicks = await until(() => { const c = ofType(server.events(), 'error_click'); return c.length >= 3 && c; }, 5000, 'error clicks');
   await sleep(300);
-  assert.equal(ofType(server.events(), 'error_click').length, 2, 'one per click, none for the late error');
+  assert.equal(ofType(server.events(), 'error_click').length, 3, 'one per click; none for the late error, the opted-out button or no click');
   const pay = clicks.find((c) => c.selector === 'button#pay');
   assert.match(pay.message, /missingFunction/);
   assert.equal(pay.element_tag, 'button');
   assert.ok(pay.x > 0 && pay.y > 0);
-  assert.match(clicks.find((c) => c.selector === 'button#twice').message, /declined/);
+  assert.equal(pay.url, server.base + '/');
+  // Whichever of its two errors came first.
+  assert.match(clicks.find((c) => c.selector === 'button#twice').message, /declined|null/);
+  // A keyboard activation has no position, as for the heatmap.
+  const key = clicks.find((c) => c.selector === 'button#key');
+  assert.match(key.message, /keyFailure/);
+  assert.equal(key.x, undefined);
   // The errors keep their own rows.
   const errors = ofType(server.events(), 'javascript_error').map((e) => e.message).join(' ');
   assert.match(errors, /missingFunction/);
   assert.match(errors, /lateFailure/);
+  assert.match(errors, /quietFailure/);
+  assert.match(errors, /noClickFailure/);
   assert.equal(ofType(server.events(), 'unhandled_rejection').length, 1);
   await context.close();
   await server.close();
@@ -201,8 +215,17 @@ test('going back within seconds is a quick back of the page fled, across page lo
       '/read': page({ 'batch-size': '1' }, '<p>a page worth reading</p>'),
     },
   });
+  // Going to the page before again through a link, or reloading, is no going back.
   await tab.click('#go');
   await tab.waitForURL('**/fled');
+  await tab.evaluate(() => { location.href = '/'; });
+  await tab.waitForURL(server.base + '/');
+  await tab.reload();
+  await sleep(300);
+  assert.equal(ofType(server.events(), 'quick_back').length, 0);
+  await tab.click('#go');
+  await tab.waitForURL('**/fled');
+  await tab.reload();
   await sleep(800);
   await tab.goBack();
   const back = await until(() => ofType(server.events(), 'quick_back')[0], 5000, 'quick back across loads');
