@@ -20,6 +20,7 @@ fn header(received_at: i64) -> EnvelopeHeader<'static> {
         received_at,
         client_ip: "203.0.113.0",
         user_agent: "Mozilla/5.0 (bench)",
+        clock_skew_ms: 0,
     }
 }
 

@@ -144,6 +144,7 @@ impl Setup {
                 received_at: now,
                 client_ip: "198.51.100.0",
                 user_agent: "test-agent",
+                clock_skew_ms: 0,
             };
             for p in kit::envelopes(&body, &header, 1 << 20) {
                 let key = format!("session-{}", m % 7);

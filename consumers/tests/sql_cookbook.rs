@@ -59,6 +59,7 @@ async fn every_cookbook_query_runs_and_returns_rows() {
         received_at: now,
         client_ip: "203.0.113.0",
         user_agent: "Mozilla/5.0",
+        clock_skew_ms: 0,
     };
     let message = kit::envelopes(&sample_batch(now), &header, 1 << 20).remove(0);
     let writer = Writer::new(client.clone());

@@ -39,6 +39,7 @@ async fn consumers_read_kafka_and_write_clickhouse_over_verified_tls_only() {
         received_at: now,
         client_ip: "198.51.100.0",
         user_agent: "test-agent",
+        clock_skew_ms: 0,
     };
     let producer: FutureProducer = kafka.client_config().create().unwrap();
     for payload in kit::envelopes(&body, &header, 1 << 20) {

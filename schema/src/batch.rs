@@ -36,6 +36,9 @@ pub struct Limits {
     pub max_clock_ahead_ms: i64,
     /// A client timestamp older than this is replaced by server time.
     pub max_clock_behind_ms: i64,
+    /// A batch whose `sent_at` is at least this far from the receive time comes from a
+    /// client whose clock is off: its events' times are shifted by the difference.
+    pub min_clock_skew_ms: i64,
 }
 
 impl Limits {
@@ -63,6 +66,7 @@ impl Default for Limits {
             max_stack_bytes: 8192,
             max_clock_ahead_ms: 5 * 60 * 1000,
             max_clock_behind_ms: 24 * 60 * 60 * 1000,
+            min_clock_skew_ms: 1000,
         }
     }
 }
@@ -104,10 +108,12 @@ pub struct Rejection {
 /// A valid event and where it lies in the body.
 #[derive(Debug)]
 pub struct Accepted<'p> {
-    /// The event as read.
+    /// The event as read, its time corrected.
     pub event: Event<'p>,
     /// Its bytes in the body.
     pub span: Range<usize>,
+    /// Whether its time was implausible and replaced by the receive time.
+    pub replaced: bool,
 }
 
 /// What validation made of a batch.
@@ -117,6 +123,9 @@ pub struct Validated<'p> {
     pub accepted: Vec<Accepted<'p>>,
     /// The others, by index.
     pub rejected: Vec<Rejection>,
+    /// How far the client's clock is behind the server's, from `sent_at` (0 when under
+    /// [`Limits::min_clock_skew_ms`] or not sent).
+    pub clock_skew_ms: i64,
 }
 
 /// Parses batches, reusing its buffers (the copy, simd-json's scratch and its tape)
@@ -209,12 +218,17 @@ fn read_batch<'p>(
     let mut out = Validated {
         accepted: Vec::with_capacity(len),
         rejected: Vec::new(),
+        clock_skew_ms: clock_skew(root.get("sent_at"), now_ms, limits),
     };
     for ((index, value), span) in list.iter().enumerate().zip(spans) {
         match parse_event(value, limits) {
             Ok(mut event) => {
-                correct_clock(&mut event, now_ms, limits);
-                out.accepted.push(Accepted { event, span });
+                let replaced = correct_clock(&mut event, now_ms, out.clock_skew_ms, limits);
+                out.accepted.push(Accepted {
+                    event,
+                    span,
+                    replaced,
+                });
             }
             Err(error) => out.rejected.push(Rejection { index, error }),
         }
@@ -222,14 +236,39 @@ fn read_batch<'p>(
     Ok(out)
 }
 
-/// Replaces an implausible client time (further ahead or behind `now_ms` than the
-/// limits allow) by `now_ms`, keeping what the client said in `client_timestamp`.
-pub fn correct_clock(event: &mut Event<'_>, now_ms: i64, limits: &Limits) {
-    let client = event.client_timestamp;
-    if client > now_ms + limits.max_clock_ahead_ms || client < now_ms - limits.max_clock_behind_ms {
+/// The client clock's lag behind the server's, from the batch's `sent_at` (the client's
+/// time of sending): 0 when it is missing, not a time, or within
+/// [`Limits::min_clock_skew_ms`] (a right clock, and the time the request took).
+fn clock_skew(sent_at: Option<Value<'_, '_>>, now_ms: i64, limits: &Limits) -> i64 {
+    let Some(sent_at) = sent_at.and_then(|v| v.cast_f64()) else {
+        return 0;
+    };
+    if !(0.0..=MAX_TIMESTAMP_MS as f64).contains(&sent_at) {
+        return 0;
+    }
+    let skew = now_ms - sent_at as i64;
+    match skew.abs() >= limits.min_clock_skew_ms {
+        true => skew,
+        false => 0,
+    }
+}
+
+/// Shifts the client time by `skew_ms` (see [`Validated::clock_skew_ms`]); a time still
+/// implausible (further ahead or behind `now_ms` than the limits allow) is replaced by
+/// `now_ms`, and then `true` is returned. What the client said stays in
+/// `client_timestamp`.
+pub fn correct_clock(event: &mut Event<'_>, now_ms: i64, skew_ms: i64, limits: &Limits) -> bool {
+    let time = event.client_timestamp.saturating_add(skew_ms);
+    if time > now_ms + limits.max_clock_ahead_ms || time < now_ms - limits.max_clock_behind_ms {
         event.timestamp = now_ms;
         event.clock_corrected = true;
+        return true;
     }
+    if skew_ms != 0 {
+        event.timestamp = time;
+        event.clock_corrected = true;
+    }
+    false
 }
 
 /// Rewrites every `\uXXXX` escape of half a UTF-16 surrogate pair (a high one not
@@ -618,6 +657,64 @@ mod tests {
         assert!(events[0].contains(&format!(
             r#""timestamp":{NOW},"client_timestamp":{future},"clock_corrected":true"#
         )));
+    }
+
+    #[test]
+    fn a_client_clock_that_is_off_is_corrected_by_sent_at() {
+        let event = |t: i64| {
+            format!(
+                r#"{{"event_id":"5f0c6a52-3a0e-4c3e-9d55-0d3d1b8a7f01","session_id":"s","timestamp":{t},"url":"https://a.example/","type":"click"}}"#
+            )
+        };
+        let hour = 3_600_000;
+        // A clock an hour behind (within the plausible range) and two days behind (not).
+        for (sent_at, client, skew, time) in [
+            (NOW - hour, NOW - hour - 2000, hour, NOW - 2000),
+            (
+                NOW - 48 * hour,
+                NOW - 48 * hour - 2000,
+                48 * hour,
+                NOW - 2000,
+            ),
+            // Ahead, by 10 minutes.
+            (NOW + 600_000, NOW + 600_000 - 500, -600_000, NOW - 500),
+        ] {
+            let mut body =
+                format!(r#"{{"sent_at":{sent_at},"events":[{}]}}"#, event(client)).into_bytes();
+            let mut parser = Parser::default();
+            let v = parser.validate(&mut body, &Limits::default(), NOW).unwrap();
+            assert_eq!(v.clock_skew_ms, skew);
+            let a = &v.accepted[0];
+            assert_eq!(
+                (a.event.timestamp, a.event.client_timestamp),
+                (time, client)
+            );
+            assert!(a.event.clock_corrected && !a.replaced);
+        }
+        // A right clock (the request took 300 ms), no sent_at, or one that is no time:
+        // nothing is shifted; an absurd shift still ends in the receive time.
+        for (sent_at, client) in [
+            ("NOW300".to_string(), NOW - 1000),
+            ("null".to_string(), NOW - 1000),
+            ("\"yesterday\"".to_string(), NOW - 1000),
+            ("1".to_string(), NOW - 1000),
+        ] {
+            let sent_at = sent_at.replace("NOW300", &(NOW - 300).to_string());
+            let mut body =
+                format!(r#"{{"sent_at":{sent_at},"events":[{}]}}"#, event(client)).into_bytes();
+            let mut parser = Parser::default();
+            let v = parser.validate(&mut body, &Limits::default(), NOW).unwrap();
+            let a = &v.accepted[0];
+            if sent_at == "1" {
+                assert!(a.replaced && a.event.timestamp == NOW, "{sent_at}");
+            } else {
+                assert_eq!(v.clock_skew_ms, 0, "{sent_at}");
+                assert!(
+                    !a.event.clock_corrected && a.event.timestamp == client,
+                    "{sent_at}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -42,6 +42,14 @@ pub struct EnvelopeHeader<'a> {
     pub client_ip: &'a str,
     /// User agent of the request.
     pub user_agent: &'a str,
+    /// The client clock's lag behind the server's, from the batch's `sent_at`: events
+    /// not listed in `corrected` happened at their time plus this. Absent when 0.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub clock_skew_ms: i64,
+}
+
+fn is_zero(n: &i64) -> bool {
+    *n == 0
 }
 
 /// One validated event as the client sent it.
@@ -58,7 +66,7 @@ impl<'a> RawEvent<'a> {
     pub fn of(accepted: &Accepted<'_>, body: &'a [u8]) -> Self {
         RawEvent {
             bytes: &body[accepted.span.clone()],
-            clock_corrected: accepted.event.clock_corrected,
+            clock_corrected: accepted.replaced,
         }
     }
 }
@@ -276,6 +284,9 @@ fn read_envelope<'a>(tape: &Tape<'a>) -> Result<Decoded<'a>, EnvelopeError> {
             } else if corrected.contains(&(i as u64)) {
                 event.timestamp = header.received_at;
                 event.clock_corrected = true;
+            } else if header.clock_skew_ms != 0 {
+                event.timestamp = event.client_timestamp.saturating_add(header.clock_skew_ms);
+                event.clock_corrected = true;
             }
             Ok(event)
         })
@@ -301,6 +312,7 @@ fn read_header<'a>(h: &Object<'_, 'a>, v: u8) -> Result<EnvelopeHeader<'a>, Enve
         received_at: int("received_at")?,
         client_ip: text("client_ip")?,
         user_agent: text("user_agent")?,
+        clock_skew_ms: h.get("clock_skew_ms").and_then(|v| v.as_i64()).unwrap_or(0),
     })
 }
 
@@ -357,6 +369,7 @@ mod tests {
             received_at: 1_800_000_000_000,
             client_ip: "203.0.113.0",
             user_agent: "Mozilla/5.0",
+            clock_skew_ms: 0,
         }
     }
 
@@ -426,6 +439,48 @@ mod tests {
         assert_eq!(events[1], validated.accepted[1].event);
         assert_eq!((events[0].session_id, events[0].x), ("sé", 2));
         assert!(events[1].clock_corrected && events[1].timestamp == now);
+    }
+
+    #[test]
+    fn carries_the_client_clock_skew_to_the_consumers() {
+        let now = header().received_at;
+        let client = now - 3_600_000 - 2000;
+        let mut body = format!(
+            r#"{{"sent_at":{},"events":[{{"type":"click","event_id":"5f0c6a52-3a0e-4c3e-9d55-0d3d1b8a7f01","session_id":"s","timestamp":{client},"url":"https://a.example/"}}]}}"#,
+            now - 3_600_000
+        )
+        .into_bytes();
+        let mut parser = Parser::default();
+        let validated = parser
+            .validate(&mut body, &crate::Limits::default(), now)
+            .unwrap();
+        let raw: Vec<RawEvent<'_>> = validated
+            .accepted
+            .iter()
+            .map(|a| RawEvent::of(a, &body))
+            .collect();
+        let header = EnvelopeHeader {
+            clock_skew_ms: validated.clock_skew_ms,
+            ..header()
+        };
+        let mut message = Vec::new();
+        encode::<()>(&header, &raw, 1 << 20, &mut Vec::new(), |m| {
+            message = m.to_vec();
+            Ok(())
+        })
+        .unwrap();
+        let text = String::from_utf8(message.clone()).unwrap();
+        assert!(text.contains(r#""clock_skew_ms":3600000}"#), "{text}");
+        assert!(!text.contains("corrected"), "{text}");
+        let decoded = Decoder::default().decode(&mut message).unwrap();
+        assert_eq!(decoded.header, header);
+        let event = decoded.events[0].as_ref().unwrap();
+        assert_eq!(event, &validated.accepted[0].event);
+        assert_eq!(
+            (event.timestamp, event.client_timestamp),
+            (now - 2000, client)
+        );
+        assert!(event.clock_corrected);
     }
 
     #[test]

@@ -161,6 +161,7 @@ async fn rows_read_back_equal_from_every_event_table() {
         received_at: friction_schema::now_ms(),
         client_ip: "203.0.113.0",
         user_agent: "Mozilla/5.0 (X11; Linux x86_64)",
+        clock_skew_ms: 0,
     };
     let events = [
         sample_event(EventType::FormValidationError),

@@ -40,6 +40,7 @@ fn messages(count: usize, per_message: usize, received_at: i64) -> Vec<Vec<u8>> 
                 received_at,
                 client_ip: "203.0.113.0",
                 user_agent: "Mozilla/5.0 (bench)",
+                clock_skew_ms: 0,
             };
             friction_testkit::envelopes(&batch.to_string(), &header, usize::MAX).remove(0)
         })

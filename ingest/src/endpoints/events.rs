@@ -221,6 +221,7 @@ fn queue(
         received_at: request.received_at,
         client_ip: &client_ip,
         user_agent: request.user_agent,
+        clock_skew_ms: validated.clock_skew_ms,
     };
     let pending = state
         .sink
