@@ -3,6 +3,7 @@
 // - dist/friction-tracker.vitals.min.js, the same with LCP, CLS and INP, at most 5.5 KB.
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
+import { createHash } from 'node:crypto';
 import { minify } from 'terser';
 
 const BUILDS = [
@@ -23,7 +24,8 @@ for (const { file, vitals, budget } of BUILDS) {
   });
   writeFileSync(new URL(`./dist/${file}`, import.meta.url), out.code);
   const gz = gzipSync(out.code, { level: 9 }).length;
-  console.log(`${file}: ${out.code.length} bytes, ${gz} bytes gzipped (budget ${budget})`);
+  const integrity = 'sha384-' + createHash('sha384').update(out.code).digest('base64');
+  console.log(`${file}: ${out.code.length} bytes, ${gz} bytes gzipped (budget ${budget}), ${integrity}`);
   if (gz > budget) {
     console.error(`${file} is over its ${budget}-byte gzip budget by ${gz - budget} bytes`);
     over = true;

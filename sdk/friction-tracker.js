@@ -1,4 +1,4 @@
-/*! friction-tracker.js, Apache-2.0 */
+/*! friction-tracker.js 0.3.0, Apache-2.0 */
 // Embed: <script src="https://HOST/friction-tracker.js" data-api-key="fk_..."></script>
 // ES2017, no dependencies, no eval. Every listener is passive and guarded: the tracker
 // never throws into the host page. See sdk/README.md for options and the event model.
@@ -6,7 +6,7 @@
   'use strict';
   if (!w || !d || (w.friction && w.friction.version)) return;
 
-  var VERSION = '0.2.0';
+  var VERSION = '0.3.0'; // also in the banner above, which ingest reads
   var SESSION_KEY = 'friction_session';
   var NAV_KEY = 'friction_nav';
   var SESSION_IDLE_MS = 30 * 60 * 1000;

@@ -35,7 +35,12 @@ class ApiContractTest(unittest.TestCase):
     def test_every_public_route_is_described(self):
         router = (ROOT / "ingest" / "src" / "router.rs").read_text()
         routed = set(re.findall(r'"(/(?:v1/[a-z]+|friction-tracker(?:\.vitals)?\.js))"', router))
-        self.assertEqual(routed, set(OPENAPI["paths"]))
+        # Everything under /sdk/ goes to the SDK endpoint, which serves these.
+        self.assertIn('p.starts_with("/sdk/")', router)
+        sdk = (ROOT / "ingest" / "src" / "endpoints" / "sdk.rs").read_text()
+        served = {"/sdk/manifest.json"} | {f"/sdk/{{version}}/{name}" for name in re.findall(
+            r'"(friction-tracker(?:\.vitals)?\.js)"', sdk)}
+        self.assertEqual(routed | served, set(OPENAPI["paths"]))
 
     def test_every_error_code_is_described(self):
         sources = (ROOT / "ingest" / "src" / "error.rs").read_text()

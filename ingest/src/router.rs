@@ -47,6 +47,7 @@ fn route_label(method: &Method, path: &str) -> &'static str {
         (_, "/v1/recordings") => "recordings",
         (_, "/v1/screenshots") => "screenshots",
         (_, "/friction-tracker.js" | "/friction-tracker.vitals.js") => "sdk",
+        (_, p) if p.starts_with("/sdk/") => "sdk",
         _ => "other",
     }
 }
@@ -81,6 +82,9 @@ impl IngestRouter {
                 &Method::GET | &Method::HEAD,
                 "/friction-tracker.js" | "/friction-tracker.vitals.js",
             ) => endpoints::sdk::handle(state, &parts),
+            (&Method::GET | &Method::HEAD, p) if p.starts_with("/sdk/") => {
+                endpoints::sdk::handle(state, &parts)
+            }
             // Nothing else is public (ops endpoints have their own listener), and nothing
             // else is readable cross-origin.
             _ => return ApiError::NotFound.into_response(),

@@ -1,12 +1,14 @@
-//! The built SDK as ingest serves it: read once at start-up, with a gzip variant and a
-//! strong ETag, answered with short public caching.
+//! The built SDK as ingest serves it: read once at start-up, with a gzip variant, a
+//! strong ETag and its Subresource Integrity hash. The moving URL is cached briefly; the
+//! versioned one (the version read from the build's banner) for a year, immutable.
 
 use std::io::Write;
 
+use base64::Engine;
 use bytes::Bytes;
 use http::{header, HeaderMap, HeaderValue, Response, StatusCode};
 use http_body_util::Full;
-use sha2::{Digest, Sha256};
+use sha2::{Digest, Sha256, Sha384};
 
 use friction_service::http::Body;
 
@@ -15,6 +17,19 @@ pub struct SdkAsset {
     plain: Bytes,
     gzip: Bytes,
     etag: HeaderValue,
+    /// From the banner, `/*! friction-tracker.js 0.3.0, ...`; `None` for a file without.
+    pub version: Option<String>,
+    /// `sha384-…` of the file, for a script tag's `integrity`.
+    pub integrity: String,
+}
+
+/// How long a browser may keep what it fetched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Caching {
+    /// The moving URL: the next release replaces it.
+    Short,
+    /// A versioned URL: its content never changes.
+    Immutable,
 }
 
 impl SdkAsset {
@@ -27,10 +42,16 @@ impl SdkAsset {
         let digest = Sha256::digest(&plain);
         let etag = friction_schema::hex(&digest[..12]);
         let etag = HeaderValue::from_str(&format!("\"{etag}\"")).map_err(std::io::Error::other)?;
+        let integrity = format!(
+            "sha384-{}",
+            base64::engine::general_purpose::STANDARD.encode(Sha384::digest(&plain))
+        );
         Ok(SdkAsset {
+            version: banner_version(&plain),
             plain: plain.into(),
             gzip: gzip.into(),
             etag,
+            integrity,
         })
     }
 
@@ -46,7 +67,7 @@ impl SdkAsset {
     }
 
     /// The response to a GET or HEAD.
-    pub fn respond(&self, request: &HeaderMap, head: bool) -> Response<Body> {
+    pub fn respond(&self, request: &HeaderMap, head: bool, caching: Caching) -> Response<Body> {
         let not_modified = request
             .get(header::IF_NONE_MATCH)
             .and_then(|v| v.to_str().ok())
@@ -69,7 +90,10 @@ impl SdkAsset {
         h.insert(header::ETAG, self.etag.clone());
         h.insert(
             header::CACHE_CONTROL,
-            HeaderValue::from_static("public, max-age=300"),
+            HeaderValue::from_static(match caching {
+                Caching::Short => "public, max-age=300",
+                Caching::Immutable => "public, max-age=31536000, immutable",
+            }),
         );
         h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
         if status == StatusCode::OK {
@@ -84,6 +108,20 @@ impl SdkAsset {
         }
         response
     }
+}
+
+/// The version in a build's first line, `/*! friction-tracker.js 0.3.0, Apache-2.0 */`:
+/// dots and digits only, since it becomes part of a URL.
+fn banner_version(file: &[u8]) -> Option<String> {
+    let line = file.split(|b| *b == b'\n').next()?;
+    let rest = line.strip_prefix(b"/*! friction-tracker.js ")?;
+    let end = rest.iter().position(|b| *b == b',' || *b == b' ')?;
+    let version = std::str::from_utf8(&rest[..end]).ok()?;
+    let valid = !version.is_empty()
+        && version
+            .split('.')
+            .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()));
+    valid.then(|| version.to_owned())
 }
 
 /// Whether `If-None-Match` names `etag`, weakly compared (`W/"x"` matches `"x"`, RFC 9110
@@ -133,6 +171,20 @@ mod tests {
         assert!(!accepts_gzip("*;q=0"));
         assert!(!accepts_gzip("identity"));
         assert!(!accepts_gzip("br, *;q=0"));
+    }
+
+    #[test]
+    fn the_version_comes_from_the_banner_and_is_only_digits_and_dots() {
+        let v = |s: &str| banner_version(s.as_bytes());
+        assert_eq!(
+            v("/*! friction-tracker.js 0.3.0, Apache-2.0 */\n!function(){}"),
+            Some("0.3.0".into())
+        );
+        assert_eq!(v("/*! friction-tracker.js 10.2 */"), Some("10.2".into()));
+        assert_eq!(v("/*! friction-tracker.js, Apache-2.0 */"), None);
+        assert_eq!(v("/*! friction-tracker.js ../x, */"), None);
+        assert_eq!(v("/*! friction-tracker.js 1..2, */"), None);
+        assert_eq!(v("(function(){})()"), None);
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! Ingest end to end against the real broker and ClickHouse engine of the local stack:
 //! each test runs its own ingest on a free port with its own topic and database.
 
+use base64::Engine;
+use sha2::Digest;
 use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
@@ -100,9 +102,11 @@ fn new_key(domains: Vec<String>, rate: u32) -> NewKey {
     }
 }
 
+/// A build of version 9.8.7, as the SDK's banner says.
 fn sdk_file(line: &str) -> String {
     let path = std::env::temp_dir().join(format!("{}.js", kit::unique("sdk")));
-    std::fs::write(&path, line.repeat(50)).unwrap();
+    let banner = "/*! friction-tracker.js 9.8.7, Apache-2.0 */\n";
+    std::fs::write(&path, format!("{banner}{}", line.repeat(50))).unwrap();
     path.to_string_lossy().into_owned()
 }
 
@@ -931,6 +935,41 @@ async fn serves_the_sdk_with_etag_and_gzip() {
     assert_eq!(vitals.status, 200);
     assert!(String::from_utf8_lossy(&vitals.body).contains("with vitals"));
     assert_ne!(vitals.header("etag").unwrap(), etag);
+
+    // The versioned URLs: immutable, and only for the version held.
+    for (name, body) in [
+        ("friction-tracker.js", &plain.body),
+        ("friction-tracker.vitals.js", &vitals.body),
+    ] {
+        let pinned = kit::request("GET", &format!("{}/sdk/9.8.7/{name}", h.url), &[], "").await;
+        assert_eq!(pinned.status, 200, "{name}");
+        assert_eq!(&pinned.body, body);
+        assert_eq!(
+            pinned.header("cache-control"),
+            Some("public, max-age=31536000, immutable")
+        );
+        for wrong in ["9.8.6", "..", "9.8.7/x"] {
+            let gone = kit::request("GET", &format!("{}/sdk/{wrong}/{name}", h.url), &[], "").await;
+            assert_eq!(gone.status, 404, "{wrong}/{name}");
+        }
+    }
+    // The manifest publishes each build's path and SRI hash, which match what is served.
+    let manifest = kit::request("GET", &format!("{}/sdk/manifest.json", h.url), &[], "").await;
+    assert_eq!(manifest.status, 200);
+    let manifest: Value = serde_json::from_slice(&manifest.body).unwrap();
+    assert_eq!(manifest["version"], "9.8.7");
+    let builds = manifest["builds"].as_array().unwrap();
+    assert_eq!(builds.len(), 2);
+    for b in builds {
+        let path = b["path"].as_str().unwrap();
+        let served = kit::request("GET", &format!("{}{path}", h.url), &[], "").await;
+        let digest = sha2::Sha384::digest(&served.body);
+        let expected = format!(
+            "sha384-{}",
+            base64::engine::general_purpose::STANDARD.encode(digest)
+        );
+        assert_eq!(b["integrity"], expected.as_str(), "{path}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

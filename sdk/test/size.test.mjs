@@ -20,3 +20,13 @@ test('source and build are ES2017', () => {
     assert.doesNotThrow(() => parse(code, { ecmaVersion: 2017, sourceType: 'script' }), file);
   }
 });
+
+test('the banner ingest reads the version from names the version the script reports', () => {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+  const source = readFileSync(new URL('../friction-tracker.js', import.meta.url), 'utf8');
+  assert.match(source, new RegExp(`var VERSION = '${pkg.version.replace(/\./g, '\\.')}'`));
+  for (const file of ['friction-tracker.min.js', 'friction-tracker.vitals.min.js']) {
+    const min = readFileSync(new URL(`../dist/${file}`, import.meta.url), 'utf8');
+    assert.ok(min.startsWith(`/*! friction-tracker.js ${pkg.version}, `), file);
+  }
+});
