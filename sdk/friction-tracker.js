@@ -668,6 +668,9 @@
   if (d.readyState === 'complete') setTimeout(guard(perf), 0);
   else on(w, 'load', function () { setTimeout(guard(perf), 0); });
 
+  // Calls made before this script ran, queued by the loader snippet (sdk/README.md) as
+  // functions of the API.
+  var early = (w.friction || {}).q || [];
   w.friction = {
     version: VERSION,
     flush: guard(flush),
@@ -687,4 +690,5 @@
     }),
     stats: function () { return Object.assign({ queued: queue.length }, stats); }
   };
+  early.forEach(guard(function (call) { call(w.friction); }));
 })(typeof window !== 'undefined' ? window : null, typeof document !== 'undefined' ? document : null);

@@ -246,7 +246,9 @@ async fn every_route_answers_each_kind_of_caller() {
                             assert_eq!(
                                 v["snippet"],
                                 format!(
-                                    r#"<script src="https://ingest.example.test/friction-tracker.js" data-api-key="{key}" crossorigin="anonymous" async></script>"#
+                                    r#"{}
+<script src="https://ingest.example.test/friction-tracker.js" data-api-key="{key}" crossorigin="anonymous" async></script>"#,
+                                    friction_admin::endpoints::keys::LOADER
                                 )
                             );
                         }
@@ -1211,4 +1213,10 @@ async fn console_cookies_are_http_only_strict_and_secure_behind_tls() {
         .get_all("set-cookie")
         .iter()
         .all(|v| !v.to_str().unwrap().starts_with("friction_session=")));
+}
+
+#[test]
+fn the_console_snippet_loader_is_the_documented_one() {
+    let readme = include_str!("../../sdk/README.md");
+    assert!(readme.contains(friction_admin::endpoints::keys::LOADER));
 }

@@ -1,4 +1,5 @@
-// Batching, beacons on page hide, retries, back-off, consent, safety.
+// Batching, beacons on page hide, retries, back-off, consent, safety, the loader.
+import { readFileSync } from 'node:fs';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { launch, openPage, page, captureServer, until, sleep, KEY } from './helpers.mjs';
@@ -155,4 +156,31 @@ test('works under a strict CSP and never throws into the page', async () => {
   assert.deepEqual(noKey.pageErrors, []);
   await noKey.context.close();
   await noKey.server.close();
+});
+
+test('calls made before the script arrives are queued by the documented loader and replayed', async () => {
+  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+  const loader = readme.split('\n').find((line) => line.startsWith('<script>!function(w){var f=w.friction'));
+  assert.ok(loader, 'the loader is in the README');
+  const calls = '<script>friction.setConsent(true); friction.track("before-the-script");</script>';
+  const tag = page({ 'batch-size': '1', 'require-consent': 'true' }, buttons);
+  const server = await captureServer({ pages: {
+    '/': tag.replace('<script src=', loader + calls + '<script src='),
+    // Without the script (blocked, or never arriving) the calls are only queued.
+    '/blocked': `<!doctype html><html><head>${loader}${calls}</head><body></body></html>`,
+  } });
+  const context = await browser.newContext();
+  const tab = await context.newPage();
+  const pageErrors = [];
+  tab.on('pageerror', (e) => pageErrors.push(e));
+  await tab.goto(server.base + '/');
+  const custom = await until(() => server.events().find((e) => e.type === 'custom'), 5000, 'the early track()');
+  assert.equal(custom.message, 'before-the-script');
+  assert.equal(await tab.evaluate(() => typeof window.friction.version), 'string');
+  await tab.goto(server.base + '/blocked');
+  assert.equal(await tab.evaluate(() => window.friction.q.length), 2);
+  await tab.evaluate(() => window.friction.track('still queued'));
+  assert.deepEqual(pageErrors, []);
+  await context.close();
+  await server.close();
 });
