@@ -1,6 +1,7 @@
 // Builds the two scripts with terser and enforces their size budgets (gzipped):
 // - dist/friction-tracker.min.js, every detector, at most 5 KB;
-// - dist/friction-tracker.vitals.min.js, the same with LCP, CLS and INP, at most 5.5 KB.
+// - dist/friction-tracker.vitals.min.js, the same with FCP, LCP, CLS and INP computed by
+//   their published definitions, at most 6 KB.
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { createHash } from 'node:crypto';
@@ -8,7 +9,7 @@ import { minify } from 'terser';
 
 const BUILDS = [
   { file: 'friction-tracker.min.js', vitals: false, budget: 5 * 1024 },
-  { file: 'friction-tracker.vitals.min.js', vitals: true, budget: 5.5 * 1024 },
+  { file: 'friction-tracker.vitals.min.js', vitals: true, budget: 6 * 1024 },
 ];
 const source = readFileSync(new URL('./friction-tracker.js', import.meta.url), 'utf8');
 mkdirSync(new URL('./dist/', import.meta.url), { recursive: true });

@@ -22,6 +22,7 @@
     field_name: 1024, stack: 8192, element_tag: 64, field_type: 64
   };
   var nativeFetch = w.fetch && w.fetch.bind(w);
+  var passiveCapture = { capture: true, passive: true };
   var script = d.currentScript;
 
   function attr(name, fallback) {
@@ -597,26 +598,77 @@
   // (build.mjs defines FRICTION_VITALS): the default build keeps its room for the
   // detectors, and sends the navigation timings above.
   var reportVitals = function () {};
+  var restartVitals = function () {};
   if (typeof FRICTION_VITALS === 'undefined' || FRICTION_VITALS) {
+    // By the published definitions, as Chrome's tools and the web-vitals library compute
+    // them. Only paints before the page was first hidden count, and LCP stops at the
+    // first input. CLS is the largest burst of layout shifts (a session window: shifts
+    // under 1 s apart, within 5 s). INP is the slowest interaction (its longest event),
+    // or nearer the 98th percentile past 50 interactions (the slowest but one per 50).
+    // A page restored from the back/forward cache starts over, its FCP and LCP the time
+    // to its next frame.
+    var hiddenAt = d.visibilityState === 'hidden' ? 0 : 1 / 0;
+    var lcp, stopped, cls, burst, first, last, inp, reported;
+    var restart = function () {
+      lcp = -1;
+      stopped = reported = false;
+      cls = burst = first = last = 0;
+      inp = {};
+    };
+    var largest = function (e) { if (!stopped && e.startTime < hiddenAt) lcp = e.startTime; };
+    var shift = function (e) {
+      if (e.hadRecentInput) return;
+      if (burst && e.startTime - last < 1000 && e.startTime - first < 5000) burst += e.value;
+      else { burst = e.value; first = e.startTime; }
+      last = e.startTime;
+      cls = Math.max(cls, burst);
+    };
+    var interaction = function (e) {
+      var id = e.interactionId;
+      if (id) inp[id] = Math.max(inp[id] || 0, e.duration);
+    };
+    restart();
     observe('paint', function (e) {
-      if (e.name === 'first-contentful-paint') metric('firstContentfulPaint', e.startTime);
+      if (e.name === 'first-contentful-paint' && e.startTime < hiddenAt) metric('firstContentfulPaint', e.startTime);
     });
-    var lcp = -1, cls = 0, inp = -1, reported = false;
-    observe('largest-contentful-paint', function (e) { lcp = e.startTime; });
-    observe('layout-shift', function (e) { if (!e.hadRecentInput) cls += e.value; });
-    observe('event', function (e) { if (e.interactionId) inp = Math.max(inp, e.duration); }, { durationThreshold: 40 });
+    var observers = [
+      [observe('largest-contentful-paint', largest), largest],
+      [observe('layout-shift', shift), shift],
+      [observe('event', interaction, { durationThreshold: 40 }), interaction],
+      [observe('first-input', interaction), interaction]
+    ];
+    // What the observers hold and have not delivered yet.
+    var drain = function (only) {
+      observers.forEach(function (o) { if (o[0] && (!only || o[1] === only)) o[0].takeRecords().forEach(o[1]); });
+    };
+    var stop = function (e) { if (e.isTrusted) { drain(largest); stopped = true; } };
+    on(w, 'keydown', stop);
+    on(w, 'click', stop);
+    on(d, 'visibilitychange', function () { if (d.visibilityState === 'hidden') hiddenAt = Math.min(hiddenAt, performance.now()); });
     reportVitals = function () {
       if (reported) return;
       reported = true;
+      drain();
       if (lcp >= 0) metric('largestContentfulPaint', lcp);
       metric('cumulativeLayoutShift', cls);
-      if (inp >= 0) metric('interactionToNextPaint', inp);
+      var slowest = Object.keys(inp).map(function (id) { return inp[id]; }).sort(function (a, b) { return b - a; });
+      var n = performance.interactionCount || slowest.length;
+      if (slowest.length) metric('interactionToNextPaint', slowest[Math.min(slowest.length - 1, Math.floor(n / 50))]);
+    };
+    restartVitals = function (e) {
+      restart();
+      stopped = true;
+      requestAnimationFrame(function () {
+        requestAnimationFrame(guard(function () {
+          lcp = performance.now() - e.timeStamp;
+          metric('firstContentfulPaint', lcp);
+        }));
+      });
     };
   }
 
   // --- wiring -------------------------------------------------------------------------
 
-  var passiveCapture = { capture: true, passive: true };
   function on(target, type, fn, opts) { target.addEventListener(type, guard(fn), opts || passiveCapture); }
   function bump() { activity++; }
 
@@ -641,6 +693,7 @@
       restore();
       pageViewId = uuid();
       pageview('back_forward');
+      restartVitals(e);
     }
   });
   // SPA navigations. Nothing of the page is wrapped: wrapping would put this script's

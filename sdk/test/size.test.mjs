@@ -5,8 +5,8 @@ import { readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { parse } from 'acorn';
 
-test('the default build is at most 5 KB gzipped, the vitals build 5.5 KB', () => {
-  for (const [file, budget] of [['friction-tracker.min.js', 5 * 1024], ['friction-tracker.vitals.min.js', 5.5 * 1024]]) {
+test('the default build is at most 5 KB gzipped, the vitals build 6 KB', () => {
+  for (const [file, budget] of [['friction-tracker.min.js', 5 * 1024], ['friction-tracker.vitals.min.js', 6 * 1024]]) {
     const min = readFileSync(new URL(`../dist/${file}`, import.meta.url));
     const gz = gzipSync(min, { level: 9 }).length;
     assert.ok(gz <= budget, `${file}: ${gz} bytes gzipped`);
