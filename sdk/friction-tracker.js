@@ -1,4 +1,4 @@
-/*! friction-tracker.js 0.3.0, Apache-2.0 */
+/*! friction-tracker.js 0.2.0, Apache-2.0 */
 // Embed: <script src="https://HOST/friction-tracker.js" data-api-key="fk_..."></script>
 // ES2017, no dependencies, no eval. Every listener is passive and guarded: the tracker
 // never throws into the host page. See sdk/README.md for options and the event model.
@@ -6,9 +6,9 @@
   'use strict';
   if (!w || !d || (w.friction && w.friction.version)) return;
 
-  var VERSION = '0.3.0'; // also in the banner above, which ingest reads
+  var VERSION = '0.2.0'; // also in the banner above, which ingest reads
   var SESSION_KEY = 'friction_session';
-  var NAV_KEY = 'friction_nav';
+  var NAV_KEY = 'friction_pages';
   var SESSION_IDLE_MS = 30 * 60 * 1000;
   // Keepalive requests and beacons share one 64 KB budget per page (all of them in flight
   // together), counted in bytes.
@@ -608,11 +608,12 @@
     // A page restored from the back/forward cache starts over, its FCP and LCP the time
     // to its next frame.
     var hiddenAt = d.visibilityState === 'hidden' ? 0 : 1 / 0;
-    var lcp, stopped, cls, burst, first, last, inp, reported;
+    var lcp, stopped, cls, burst, first, last, inp, count, reported;
+    var base = 0; // interactions before a restore from the back/forward cache
     var restart = function () {
       lcp = -1;
       stopped = reported = false;
-      cls = burst = first = last = 0;
+      cls = burst = first = last = count = 0;
       inp = {};
     };
     var largest = function (e) { if (!stopped && e.startTime < hiddenAt) lcp = e.startTime; };
@@ -623,9 +624,14 @@
       last = e.startTime;
       cls = Math.max(cls, burst);
     };
+    // The 10 slowest interactions by id are all INP needs; `count` counts them all.
     var interaction = function (e) {
       var id = e.interactionId;
-      if (id) inp[id] = Math.max(inp[id] || 0, e.duration);
+      if (!id) return;
+      if (!(id in inp)) count++;
+      inp[id] = Math.max(inp[id] || 0, e.duration);
+      var ids = Object.keys(inp);
+      if (ids.length > 10) delete inp[ids.reduce(function (a, b) { return inp[a] < inp[b] ? a : b; })];
     };
     restart();
     observe('paint', function (e) {
@@ -652,11 +658,12 @@
       if (lcp >= 0) metric('largestContentfulPaint', lcp);
       metric('cumulativeLayoutShift', cls);
       var slowest = Object.keys(inp).map(function (id) { return inp[id]; }).sort(function (a, b) { return b - a; });
-      var n = performance.interactionCount || slowest.length;
+      var n = performance.interactionCount - base || count;
       if (slowest.length) metric('interactionToNextPaint', slowest[Math.min(slowest.length - 1, Math.floor(n / 50))]);
     };
     restartVitals = function (e) {
       restart();
+      base = performance.interactionCount || 0;
       stopped = true;
       requestAnimationFrame(function () {
         requestAnimationFrame(guard(function () {
@@ -715,14 +722,9 @@
     if (/^(fetch|xmlhttprequest)$/.test(e.initiatorType) && e.name.split('?')[0] !== endpoint) bump();
   });
 
-  setInterval(guard(flush), num('batch-interval', 5000));
-  restore();
-  pageview('load');
-  if (d.readyState === 'complete') setTimeout(guard(perf), 0);
-  else on(w, 'load', function () { setTimeout(guard(perf), 0); });
-
   // Calls made before this script ran, queued by the loader snippet (sdk/README.md) as
-  // functions of the API.
+  // functions of the API, replayed before the first page view (a consent given early
+  // covers it).
   var early = (w.friction || {}).q || [];
   w.friction = {
     version: VERSION,
@@ -744,4 +746,11 @@
     stats: function () { return Object.assign({ queued: queue.length }, stats); }
   };
   early.forEach(guard(function (call) { call(w.friction); }));
+
+  setInterval(guard(flush), num('batch-interval', 5000));
+  restore();
+  pageview('load');
+  if (d.readyState === 'complete') setTimeout(guard(perf), 0);
+  else on(w, 'load', function () { setTimeout(guard(perf), 0); });
+
 })(typeof window !== 'undefined' ? window : null, typeof document !== 'undefined' ? document : null);

@@ -66,7 +66,7 @@ impl Default for Limits {
             max_stack_bytes: 8192,
             max_clock_ahead_ms: 5 * 60 * 1000,
             max_clock_behind_ms: 24 * 60 * 60 * 1000,
-            min_clock_skew_ms: 1000,
+            min_clock_skew_ms: 5000,
         }
     }
 }
@@ -218,35 +218,50 @@ fn read_batch<'p>(
     let mut out = Validated {
         accepted: Vec::with_capacity(len),
         rejected: Vec::new(),
-        clock_skew_ms: clock_skew(root.get("sent_at"), now_ms, limits),
+        clock_skew_ms: 0,
     };
     for ((index, value), span) in list.iter().enumerate().zip(spans) {
         match parse_event(value, limits) {
-            Ok(mut event) => {
-                let replaced = correct_clock(&mut event, now_ms, out.clock_skew_ms, limits);
-                out.accepted.push(Accepted {
-                    event,
-                    span,
-                    replaced,
-                });
-            }
+            Ok(event) => out.accepted.push(Accepted {
+                event,
+                span,
+                replaced: false,
+            }),
             Err(error) => out.rejected.push(Rejection { index, error }),
         }
+    }
+    let latest = out.accepted.iter().map(|a| a.event.client_timestamp).max();
+    out.clock_skew_ms = clock_skew(root.get("sent_at"), latest, now_ms, limits);
+    for a in &mut out.accepted {
+        a.replaced = correct_clock(&mut a.event, now_ms, out.clock_skew_ms, limits);
     }
     Ok(out)
 }
 
+/// Slack for events stamped by another clock than `sent_at`'s.
+const SENT_AT_SLACK_MS: i64 = 1000;
+
 /// The client clock's lag behind the server's, from the batch's `sent_at` (the client's
-/// time of sending): 0 when it is missing, not a time, or within
+/// time of sending): 0 when it is missing, not a time, earlier than the batch's `latest`
+/// event (then it is not the events' clock: seconds, or made up), or within
 /// [`Limits::min_clock_skew_ms`] (a right clock, and the time the request took).
-fn clock_skew(sent_at: Option<Value<'_, '_>>, now_ms: i64, limits: &Limits) -> i64 {
+fn clock_skew(
+    sent_at: Option<Value<'_, '_>>,
+    latest: Option<i64>,
+    now_ms: i64,
+    limits: &Limits,
+) -> i64 {
     let Some(sent_at) = sent_at.and_then(|v| v.cast_f64()) else {
         return 0;
     };
     if !(0.0..=MAX_TIMESTAMP_MS as f64).contains(&sent_at) {
         return 0;
     }
-    let skew = now_ms - sent_at as i64;
+    let sent_at = sent_at as i64;
+    if latest.is_some_and(|latest| sent_at + SENT_AT_SLACK_MS < latest) {
+        return 0;
+    }
+    let skew = now_ms - sent_at;
     match skew.abs() >= limits.min_clock_skew_ms {
         true => skew,
         false => 0,
@@ -691,29 +706,28 @@ mod tests {
             );
             assert!(a.event.clock_corrected && !a.replaced);
         }
-        // A right clock (the request took 300 ms), no sent_at, or one that is no time:
-        // nothing is shifted; an absurd shift still ends in the receive time.
-        for (sent_at, client) in [
-            ("NOW300".to_string(), NOW - 1000),
-            ("null".to_string(), NOW - 1000),
-            ("\"yesterday\"".to_string(), NOW - 1000),
-            ("1".to_string(), NOW - 1000),
+        // A right clock (the request took 300 ms, or 3 s on a slow network), no sent_at,
+        // one that is no time, or one earlier than the events (seconds, not ms; made up):
+        // nothing is shifted.
+        for sent_at in [
+            (NOW - 300).to_string(),
+            (NOW - 3000).to_string(),
+            "null".to_string(),
+            "\"yesterday\"".to_string(),
+            "1".to_string(),
+            (NOW / 1000).to_string(),
         ] {
-            let sent_at = sent_at.replace("NOW300", &(NOW - 300).to_string());
+            let client = NOW - 4000;
             let mut body =
                 format!(r#"{{"sent_at":{sent_at},"events":[{}]}}"#, event(client)).into_bytes();
             let mut parser = Parser::default();
             let v = parser.validate(&mut body, &Limits::default(), NOW).unwrap();
             let a = &v.accepted[0];
-            if sent_at == "1" {
-                assert!(a.replaced && a.event.timestamp == NOW, "{sent_at}");
-            } else {
-                assert_eq!(v.clock_skew_ms, 0, "{sent_at}");
-                assert!(
-                    !a.event.clock_corrected && a.event.timestamp == client,
-                    "{sent_at}"
-                );
-            }
+            assert_eq!(v.clock_skew_ms, 0, "{sent_at}");
+            assert!(
+                !a.replaced && !a.event.clock_corrected && a.event.timestamp == client,
+                "{sent_at}"
+            );
         }
     }
 

@@ -3,10 +3,15 @@
 //! request, never from the payload.
 //!
 //! JSON, so an operator can read a message with any Kafka tool:
-//! `{"header":{"v":2,"batch_id":..,"part":0,"owner_id":..,"key_id":..,"received_at":..,
-//!   "client_ip":..,"user_agent":..},"events":[..],"corrected":[..]}`.
+//! `{"header":{"v":3,"batch_id":..,"part":0,"owner_id":..,"key_id":..,"received_at":..,
+//!   "client_ip":..,"user_agent":..,"clock_skew_ms":..},"events":[..],"corrected":[..]}`.
 //! `corrected`, present when not empty, lists by position the events whose client clock
-//! ingest found implausible: their time is `received_at`.
+//! ingest found implausible: their time is `received_at`. `clock_skew_ms`, present when
+//! not 0, shifts the others' times.
+//!
+//! Version 2 is version 3 without `clock_skew_ms`. Version 3 has its own number so that a
+//! consumer too old to apply the shift refuses the message (to its dead-letter topic, to
+//! be replayed after the upgrade) instead of storing times hours off.
 //!
 //! Version 1 carried events re-serialised, with both their effective and client times;
 //! consumers still read it, so messages written before an upgrade are not lost.
@@ -21,7 +26,7 @@ use crate::event::{Event, EventError};
 use crate::tape::Reused;
 
 /// Version of the envelope layout ingest writes.
-pub const ENVELOPE_VERSION: u8 = 2;
+pub const ENVELOPE_VERSION: u8 = 3;
 
 /// Everything about a batch that does not come from its events.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -249,10 +254,10 @@ fn read_envelope<'a>(tape: &Tape<'a>) -> Result<Decoded<'a>, EnvelopeError> {
         .get("v")
         .and_then(|v| v.as_u64())
         .ok_or(EnvelopeError::Invalid("no version"))?;
-    if version != 1 && version != u64::from(ENVELOPE_VERSION) {
+    if !(1..=u64::from(ENVELOPE_VERSION)).contains(&version) {
         return Err(EnvelopeError::Version(version));
     }
-    // Checked above: 1 or 2.
+    // Checked above: 1, 2 or 3.
     let header = read_header(&header, version as u8)?;
     let list = root
         .get("events")

@@ -1,5 +1,6 @@
 // Batching, beacons on page hide, retries, back-off, consent, safety, the loader.
 import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { launch, openPage, page, captureServer, until, sleep, KEY } from './helpers.mjs';
@@ -162,12 +163,17 @@ test('calls made before the script arrives are queued by the documented loader a
   const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
   const loader = readme.split('\n').find((line) => line.startsWith('<script>!function(w){var f=w.friction'));
   assert.ok(loader, 'the loader is in the README');
+  // The hash the README gives for a strict CSP is the loader's.
+  const inner = loader.slice('<script>'.length, -'</script>'.length);
+  assert.ok(readme.includes(`'sha256-${createHash('sha256').update(inner).digest('base64')}'`), 'the loader CSP hash');
   const calls = '<script>friction.setConsent(true); friction.track("before-the-script");</script>';
   const tag = page({ 'batch-size': '1', 'require-consent': 'true' }, buttons);
   const server = await captureServer({ pages: {
     '/': tag.replace('<script src=', loader + calls + '<script src='),
     // Without the script (blocked, or never arriving) the calls are only queued.
     '/blocked': `<!doctype html><html><head>${loader}${calls}</head><body></body></html>`,
+    // An element with id="friction" is window.friction until the loader replaces it.
+    '/clobbered': `<!doctype html><html><body><div id="friction"></div>${loader}${calls}</body></html>`,
   } });
   const context = await browser.newContext();
   const tab = await context.newPage();
@@ -180,6 +186,8 @@ test('calls made before the script arrives are queued by the documented loader a
   await tab.goto(server.base + '/blocked');
   assert.equal(await tab.evaluate(() => window.friction.q.length), 2);
   await tab.evaluate(() => window.friction.track('still queued'));
+  await tab.goto(server.base + '/clobbered');
+  assert.equal(await tab.evaluate(() => window.friction.q.length), 2);
   assert.deepEqual(pageErrors, []);
   await context.close();
   await server.close();

@@ -117,6 +117,11 @@ test('a page restored from the back/forward cache reports its own vitals, as web
     window.wv = {};
     window.dispatchEvent(new PageTransitionEvent('pageshow', { persisted: true }));
   });
+  await sleep(300);
+  // The restored page shifts and is clicked: only that counts for it.
+  await tab.evaluate(() => push(60));
+  await sleep(300);
+  await tab.click('#b80');
   await sleep(500);
   await hide(tab);
   const events = await until(() => {
@@ -127,11 +132,16 @@ test('a page restored from the back/forward cache reports its own vitals, as web
   const restored = events.find((e) => e.type === 'pageview' && e.navigation_type === 'back_forward').page_view_id;
   const of = (type) => events.filter((e) => e.type === type && e.page_view_id === restored).map((e) => e.value);
   console.log(`web-vitals after restore ${JSON.stringify(wv)}`);
-  assert.deepEqual(of('cumulativeLayoutShift'), [0]);
+  assert.equal(of('cumulativeLayoutShift').length, 1);
+  assert.ok(of('cumulativeLayoutShift')[0] > 0 && Math.abs(of('cumulativeLayoutShift')[0] - wv.CLS) <= 0.001, `CLS ${of('cumulativeLayoutShift')} vs ${wv.CLS}`);
+  // INP counts the restored page's own interaction only. (web-vitals 6, after a restore
+  // announced by a synthetic pageshow, reports its 8 ms placeholder here: it sees no new
+  // interactions in performance.interactionCount, so it is not compared.)
+  const inp = of('interactionToNextPaint');
+  assert.ok(inp.length === 1 && inp[0] >= 80 && inp[0] < 160, `INP ${inp}`);
   assert.equal(of('firstContentfulPaint').length, 1);
   assert.ok(Math.abs(of('firstContentfulPaint')[0] - wv.FCP) <= 1, `FCP ${of('firstContentfulPaint')} vs ${wv.FCP}`);
   assert.ok(Math.abs(of('largestContentfulPaint')[0] - wv.LCP) <= 1, `LCP ${of('largestContentfulPaint')} vs ${wv.LCP}`);
-  assert.equal(wv.CLS, 0);
   await context.close();
   await server.close();
 });

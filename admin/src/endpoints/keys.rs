@@ -43,7 +43,7 @@ fn with_secret(mut value: Value, key: &str, ingest_url: &str) -> Value {
 
 /// The SDK's loader: `friction.track()`, `setConsent()` and `flush()` work before the
 /// script arrives (queued, replayed by it), and never throw if it does not.
-pub const LOADER: &str = "<script>!function(w){var f=w.friction=w.friction||{q:[]};['track','setConsent','flush'].forEach(function(m){f[m]=f[m]||function(){var a=arguments;f.q.push(function(t){t[m].apply(t,a)})}})}(window)</script>";
+pub const LOADER: &str = "<script>!function(w){var f=w.friction=w.friction||{};f.q=f.q||[];['track','setConsent','flush'].forEach(function(m){f[m]=f[m]||function(){var a=arguments;f.q.push(function(t){t[m].apply(t,a)})}})}(window)</script>";
 
 /// The install snippet of `key` on the ingest at `ingest_url`: the loader, then the SDK.
 pub fn snippet(ingest_url: &str, key: &str) -> String {
