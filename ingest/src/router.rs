@@ -46,8 +46,7 @@ fn route_label(method: &Method, path: &str) -> &'static str {
         (_, "/v1/events") => "events",
         (_, "/v1/recordings") => "recordings",
         (_, "/v1/screenshots") => "screenshots",
-        (_, "/friction-tracker.js" | "/friction-tracker.vitals.js") => "sdk",
-        (_, p) if p.starts_with("/sdk/") => "sdk",
+        (_, p) if endpoints::sdk::serves(p) => "sdk",
         _ => "other",
     }
 }
@@ -78,11 +77,7 @@ impl IngestRouter {
             (_, "/v1/events" | "/v1/recordings" | "/v1/screenshots") => {
                 ApiError::MethodNotAllowed.into_response()
             }
-            (
-                &Method::GET | &Method::HEAD,
-                "/friction-tracker.js" | "/friction-tracker.vitals.js",
-            ) => endpoints::sdk::handle(state, &parts),
-            (&Method::GET | &Method::HEAD, p) if p.starts_with("/sdk/") => {
+            (&Method::GET | &Method::HEAD, p) if endpoints::sdk::serves(p) => {
                 endpoints::sdk::handle(state, &parts)
             }
             // Nothing else is public (ops endpoints have their own listener), and nothing

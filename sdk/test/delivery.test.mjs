@@ -98,10 +98,11 @@ test('with consent required nothing is collected until consent is given', async 
   await server.close();
 });
 
-test('Do-Not-Track is respected', async () => {
-  const server = await captureServer({ pages: { '/': page({ 'batch-size': '1' }, buttons) } });
+// A browser signalling an opt-out (`navigator[signal]`) gets nothing sent.
+async function nothingSentWith(signal, value, attrs = {}) {
+  const server = await captureServer({ pages: { '/': page({ 'batch-size': '1', ...attrs }, buttons) } });
   const context = await browser.newContext();
-  await context.addInitScript(() => Object.defineProperty(Navigator.prototype, 'doNotTrack', { get: () => '1' }));
+  await context.addInitScript(([name, v]) => Object.defineProperty(Navigator.prototype, name, { get: () => v }), [signal, value]);
   const tab = await context.newPage();
   await tab.goto(server.base + '/');
   await tab.click('#a');
@@ -109,20 +110,12 @@ test('Do-Not-Track is respected', async () => {
   assert.equal(server.requests.length, 0);
   await context.close();
   await server.close();
-});
+}
 
-test('Global Privacy Control is respected, even where Do-Not-Track is not', async () => {
-  const server = await captureServer({ pages: { '/': page({ 'batch-size': '1', 'respect-dnt': 'false' }, buttons) } });
-  const context = await browser.newContext();
-  await context.addInitScript(() => Object.defineProperty(Navigator.prototype, 'globalPrivacyControl', { get: () => true }));
-  const tab = await context.newPage();
-  await tab.goto(server.base + '/');
-  await tab.click('#a');
-  await sleep(600);
-  assert.equal(server.requests.length, 0);
-  await context.close();
-  await server.close();
-});
+test('Do-Not-Track is respected', () => nothingSentWith('doNotTrack', '1'));
+
+test('Global Privacy Control is respected, even where Do-Not-Track is not', () =>
+  nothingSentWith('globalPrivacyControl', true, { 'respect-dnt': 'false' }));
 
 test('the queue is bounded and drops the oldest', async () => {
   const { server, tab, context } = await open(page({ 'max-queue': '5', 'batch-size': '1000', 'batch-interval': '60000' }, buttons));

@@ -36,6 +36,12 @@ const BODY = `<h1 style="font-size:40px">A heading that paints first</h1>
     <button id="b45" onclick="busy(45)">45</button>
   </div>`;
 
+// The page with web-vitals and the SDK's vitals build, sending only on hide.
+function openVitalsPage() {
+  const html = page({ 'batch-size': '1000', 'batch-interval': '60000' }, BODY, HEAD).replace('/friction-tracker.js', '/friction-tracker.vitals.js');
+  return openPage(browser, html, { pages: { '/web-vitals.js': WEB_VITALS } });
+}
+
 // Hides the page as the browser would, for both reporters (they report on hide).
 async function hide(tab) {
   await tab.evaluate(() => {
@@ -45,8 +51,7 @@ async function hide(tab) {
 }
 
 async function compare(clicks) {
-  const html = page({ 'batch-size': '1000', 'batch-interval': '60000' }, BODY, HEAD).replace('/friction-tracker.js', '/friction-tracker.vitals.js');
-  const { server, tab, context } = await openPage(browser, html, { pages: { '/web-vitals.js': WEB_VITALS } });
+  const { server, tab, context } = await openVitalsPage();
   await sleep(2600); // both bursts of shifts
   await clicks(tab);
   // After the first input: a paint larger than any before, which LCP must not take.
@@ -106,8 +111,7 @@ test('past 50 interactions INP is the slowest but one, as web-vitals has it', as
 });
 
 test('a page restored from the back/forward cache reports its own vitals, as web-vitals does', async () => {
-  const html = page({ 'batch-size': '1000', 'batch-interval': '60000' }, BODY, HEAD).replace('/friction-tracker.js', '/friction-tracker.vitals.js');
-  const { server, tab, context } = await openPage(browser, html, { pages: { '/web-vitals.js': WEB_VITALS } });
+  const { server, tab, context } = await openVitalsPage();
   await sleep(2600);
   await hide(tab);
   await until(() => server.events().some((e) => e.type === 'cumulativeLayoutShift'), 5000, 'the first report');

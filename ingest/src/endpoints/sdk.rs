@@ -17,6 +17,15 @@ use crate::state::State;
 /// The builds by file name, as served.
 const BUILDS: [&str; 2] = ["friction-tracker.js", "friction-tracker.vitals.js"];
 
+/// Whether `path` is one of the SDK's: a build's moving path, or anything under `/sdk/`
+/// (unknown ones answer 404 here).
+pub fn serves(path: &str) -> bool {
+    path.starts_with("/sdk/")
+        || path
+            .strip_prefix('/')
+            .is_some_and(|name| BUILDS.contains(&name))
+}
+
 /// Answers a GET or HEAD of an SDK path.
 pub fn handle(state: &State, parts: &Parts) -> Response<Body> {
     let path = parts.uri.path();
@@ -70,10 +79,9 @@ fn manifest(state: &State) -> Response<Body> {
             })
         })
         .collect();
-    let version = builds
-        .first()
-        .and_then(|b| build(state, b.name))
-        .and_then(|a| a.version.as_deref());
+    let version = BUILDS
+        .iter()
+        .find_map(|name| build(state, name)?.version.as_deref());
     let body = serde_json::json!({ "version": version, "builds": builds });
     let mut response = json(StatusCode::OK, body.to_string());
     response.headers_mut().insert(
