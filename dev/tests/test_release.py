@@ -26,8 +26,6 @@ class ReleaseTest(unittest.TestCase):
     def test_the_sdk_has_the_same_version(self):
         package = json.loads((ROOT / "sdk" / "package.json").read_text())
         self.assertEqual(package["version"], self.version)
-        source = (ROOT / "sdk" / "friction-tracker.js").read_text()
-        self.assertIn(f"var VERSION = '{self.version}';", source)
 
     def test_the_changelog_has_an_entry_for_the_version(self):
         changelog = (ROOT / "CHANGELOG.md").read_text()

@@ -48,6 +48,52 @@ test('leaving the page sends what is queued with sendBeacon and the key in the q
   await server.close();
 });
 
+// A page opened after `init` ran in it, as Chromium is or changed by `init`.
+async function openWith(init, html) {
+  const server = await captureServer({ pages: { '/': html, '/other': '<p>other</p>' } });
+  const context = await browser.newContext();
+  if (init) await context.addInitScript(init);
+  const tab = await context.newPage();
+  await tab.goto(server.base + '/');
+  return { server, tab, context };
+}
+
+test('batches go gzipped where the browser offers CompressionStream, plain where not', async () => {
+  for (const gzip of [true, false]) {
+    const { server, tab, context } = await openWith(gzip ? null : () => { delete window.CompressionStream; },
+      page({ 'batch-size': '3', 'batch-interval': '60000' }, buttons));
+    await tab.click('#a');
+    await tab.click('#a', { delay: 5 });
+    const first = await until(() => server.requests[0], 5000, 'a batch');
+    assert.equal(first.headers['content-encoding'], gzip ? 'gzip' : undefined);
+    assert.equal(first.raw[0] === 0x1f && first.raw[1] === 0x8b, gzip, 'gzip magic bytes');
+    if (gzip) assert.ok(first.raw.length < first.body.length, `${first.raw.length} compressed, ${first.body.length} plain`);
+    assert.equal(first.json.events.length, 3);
+    await context.close();
+    await server.close();
+  }
+});
+
+test('a batch still being compressed when the page goes away leaves with it', async () => {
+  // A compression that never ends holds the batch until the page is left.
+  const stall = () => {
+    window.CompressionStream = class extends TransformStream {
+      constructor() { super({ transform: () => new Promise(() => {}) }); }
+    };
+  };
+  const { server, tab, context } = await openWith(stall, page({ 'batch-size': '2', 'batch-interval': '60000' }, buttons));
+  // The page view and a timing make the first batch, which stalls; the click waits behind it.
+  await tab.click('#a');
+  await until(() => tab.evaluate(() => window.friction.stats().queued > 0), 5000, 'the click queued');
+  await tab.goto(server.base + '/other');
+  const beacon = await until(() => server.requests.find((r) => r.query.get('api_key') === KEY), 5000, 'beacon');
+  const types = beacon.json.events.map((e) => e.type);
+  assert.ok(types.includes('pageview') && types.includes('click'), types.join());
+  assert.equal(server.requests.length, 1, 'nothing went by fetch');
+  await context.close();
+  await server.close();
+});
+
 test('network errors and 5xx are retried with the same events', async () => {
   const { server, tab, context } = await open(page({ 'batch-size': '2', 'batch-interval': '300' }, buttons), {
     respond: (req, n) => (n <= 2 ? { status: 503, headers: { 'retry-after': '1' } } : { status: 200 }),

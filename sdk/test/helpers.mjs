@@ -2,6 +2,7 @@
 // answers as the test says), test pages, and headless Debian Chromium via playwright-core.
 import http from 'node:http';
 import { readFileSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
 import { chromium } from 'playwright-core';
 import Ajv2020 from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
@@ -58,11 +59,13 @@ export async function captureServer({ pages = {}, respond, headers = {} } = {}) 
       }
       if (url.pathname === '/v1/events') {
         if (req.method === 'OPTIONS') {
-          res.writeHead(204, { 'access-control-allow-origin': req.headers.origin || '*', 'access-control-allow-headers': 'content-type, x-api-key' });
+          res.writeHead(204, { 'access-control-allow-origin': req.headers.origin || '*', 'access-control-allow-headers': 'content-type, x-api-key, content-encoding' });
           return res.end();
         }
-        const body = Buffer.concat(chunks).toString('utf8');
-        const entry = { at: Date.now(), headers: req.headers, query: url.searchParams, body, json: safeJson(body) };
+        // Gzipped batches are decoded as ingest decodes them; `raw` is what came.
+        const raw = Buffer.concat(chunks);
+        const body = (req.headers['content-encoding'] === 'gzip' ? gunzipSync(raw) : raw).toString('utf8');
+        const entry = { at: Date.now(), headers: req.headers, query: url.searchParams, raw, body, json: safeJson(body) };
         requests.push(entry);
         if (!validBatch(entry.json)) violations.push({ body, errors: validBatch.errors });
         // An answer may be a promise, to hold a request in flight.
@@ -77,7 +80,7 @@ export async function captureServer({ pages = {}, respond, headers = {} } = {}) 
         res.writeHead(404);
         return res.end();
       }
-      const type = url.pathname.endsWith('.js') ? 'application/javascript' : 'text/html; charset=utf-8';
+      const type = /\.m?js$/.test(url.pathname) ? 'application/javascript' : 'text/html; charset=utf-8';
       res.writeHead(200, { 'content-type': type, ...headers });
       res.end(html);
     });

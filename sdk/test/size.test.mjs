@@ -1,32 +1,39 @@
-// Both minified builds, each with every detector, stay within their gzipped budgets.
+// Both script builds, each with every detector, stay within their gzipped budgets; every
+// build is ES2017 and carries the banner ingest reads the version from.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { parse } from 'acorn';
 
+const read = (path) => readFileSync(new URL(path, import.meta.url), 'utf8');
+const SCRIPTS = ['friction-tracker.min.js', 'friction-tracker.vitals.min.js'];
+const MODULES = ['friction-tracker.mjs', 'friction-tracker.vitals.mjs'];
+
 test('the default build is at most 5 KB gzipped, the vitals build 6 KB', () => {
-  for (const [file, budget] of [['friction-tracker.min.js', 5 * 1024], ['friction-tracker.vitals.min.js', 6 * 1024]]) {
-    const min = readFileSync(new URL(`../dist/${file}`, import.meta.url));
+  for (const [file, budget] of [[SCRIPTS[0], 5 * 1024], [SCRIPTS[1], 6 * 1024]]) {
+    const min = read(`../dist/${file}`);
     const gz = gzipSync(min, { level: 9 }).length;
     assert.ok(gz <= budget, `${file}: ${gz} bytes gzipped`);
-    assert.ok(!/\beval\(|new Function\(/.test(min.toString()), 'eval would break strict CSPs');
+  }
+  for (const file of [...SCRIPTS, ...MODULES]) {
+    assert.ok(!/\beval\(|new Function\(/.test(read(`../dist/${file}`)), `${file}: eval would break strict CSPs`);
   }
 });
 
-test('source and build are ES2017', () => {
-  for (const file of ['../friction-tracker.js', '../dist/friction-tracker.min.js', '../dist/friction-tracker.vitals.min.js']) {
-    const code = readFileSync(new URL(file, import.meta.url), 'utf8');
-    assert.doesNotThrow(() => parse(code, { ecmaVersion: 2017, sourceType: 'script' }), file);
+test('sources and builds are ES2017', () => {
+  const sources = [['../src/tracker.js', 'script'], ['../src/script.js', 'script'], ['../src/module.js', 'module']];
+  const builds = [...SCRIPTS.map((f) => [`../dist/${f}`, 'script']), ...MODULES.map((f) => [`../dist/${f}`, 'module'])];
+  for (const [file, sourceType] of [...sources, ...builds]) {
+    assert.doesNotThrow(() => parse(read(file), { ecmaVersion: 2017, sourceType }), file);
   }
 });
 
-test('the banner ingest reads the version from names the version the script reports', () => {
-  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
-  const source = readFileSync(new URL('../friction-tracker.js', import.meta.url), 'utf8');
-  assert.match(source, new RegExp(`var VERSION = '${pkg.version.replace(/\./g, '\\.')}'`));
-  for (const file of ['friction-tracker.min.js', 'friction-tracker.vitals.min.js']) {
-    const min = readFileSync(new URL(`../dist/${file}`, import.meta.url), 'utf8');
-    assert.ok(min.startsWith(`/*! friction-tracker.js ${pkg.version}, `), file);
+test('every build opens with the banner ingest reads the version from, and reports that version', () => {
+  const { version } = JSON.parse(read('../package.json'));
+  for (const file of [...SCRIPTS, ...MODULES]) {
+    const min = read(`../dist/${file}`);
+    assert.ok(min.startsWith(`/*! friction-tracker.js ${version}, Apache-2.0 */\n`), file);
+    assert.ok(min.includes(`version:"${version}"`), file);
   }
 });

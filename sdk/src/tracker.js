@@ -1,12 +1,14 @@
-/*! friction-tracker.js 0.2.0, Apache-2.0 */
-// Embed: <script src="https://HOST/friction-tracker.js" data-api-key="fk_..."></script>
+// The tracker every build shares (build.mjs): src/script.js starts it from its script
+// tag's data- attributes, src/module.js from init()'s options (the npm package).
 // ES2017, no dependencies, no eval. Every listener is passive and guarded: the tracker
 // never throws into the host page. See sdk/README.md for options and the event model.
-(function (w, d) {
-  'use strict';
-  if (!w || !d || (w.friction && w.friction.version)) return;
+// build.mjs defines FRICTION_VERSION (package.json's) and FRICTION_VITALS.
 
-  var VERSION = '0.2.0'; // also in the banner above, which ingest reads
+// Tracks this page with `options` (init()'s, camelCase) or, without them, the script
+// tag's data- attributes; returns the public API.
+function tracker(w, d, options) {
+  'use strict';
+
   var SESSION_KEY = 'friction_session';
   var NAV_KEY = 'friction_pages';
   var SESSION_IDLE_MS = 30 * 60 * 1000;
@@ -26,21 +28,22 @@
   var script = d.currentScript;
 
   function attr(name, fallback) {
-    var v = script && script.getAttribute('data-' + name);
+    var v = options ? options[name.replace(/-./g, function (m) { return m[1].toUpperCase(); })] : script && script.getAttribute('data-' + name);
     return v === null || v === undefined || v === '' ? fallback : v;
   }
+  // Every number setting counts something (events, ms, px): at least 1.
   function num(name, fallback) {
     var v = Number(attr(name, fallback));
-    return v > 0 ? v : fallback;
+    return v >= 1 ? v : fallback;
   }
   function flag(name, fallback) {
     var v = attr(name, null);
-    return v === null ? fallback : v !== 'false' && v !== '0';
+    return v === null ? fallback : !/^(false|0)$/.test(v);
   }
 
   var apiKey = attr('api-key', '');
   var origin = script && script.src ? new URL(script.src, location.href).origin : location.origin;
-  // Settings, from the script tag's data- attributes (sdk/README.md).
+  // Settings, from the script tag's data- attributes or init()'s options (sdk/README.md).
   // Absolute, so the tracker's own requests are told apart from the page's.
   var endpoint = new URL(attr('endpoint', origin + '/v1/events'), location.href).href;
   var batchSize = num('batch-size', 10);
@@ -70,33 +73,33 @@
   var activity = 0; // DOM mutations, navigations, requests, scrolls, focus changes
 
   // JSON written here, not by JSON.stringify: a page may override it or give arrays a
-  // toJSON (Prototype.js), and a lone surrogate (text cut mid-pair) would make ingest
-  // refuse the whole batch, so it becomes U+FFFD.
+  // toJSON (Prototype.js). A lone surrogate (text cut mid-pair) would make ingest refuse
+  // the whole batch: it is left as it is, and becomes U+FFFD when the body is encoded as
+  // UTF-8 (fetch, Response and Blob all take text so). Objects here hold no undefined
+  // values: event() leaves them out.
   function json(v) {
     return typeof v === 'string'
-      ? '"' + whole(v).replace(/[\u0000-\u001f"\\]/g, function (c) {
+      ? '"' + v.replace(/[\u0000-\u001f"\\]/g, function (c) {
         return '\\u' + (c.charCodeAt(0) + 65536).toString(16).slice(1);
       }) + '"'
       : Array.isArray(v) ? '[' + v.map(json).join(',') + ']'
         : v && typeof v === 'object'
-          ? '{' + Object.keys(v).filter(function (k) { return v[k] !== undefined; })
-            .map(function (k) { return json(k) + ':' + json(v[k]); }).join(',') + '}'
+          ? '{' + Object.keys(v).map(function (k) { return json(k) + ':' + json(v[k]); }).join(',') + '}'
           : typeof v === 'number' && !isFinite(v) ? 'null' : String(v);
   }
 
-  // `t` with each lone surrogate (text cut mid-pair) replaced by U+FFFD.
-  function whole(t) {
-    return t.replace(/[\ud800-\udbff][\udc00-\udfff]|[\ud800-\udfff]/g, function (c) { return c[1] ? c : '\ufffd'; });
-  }
-
+  // `t`'s size in UTF-8, a lone surrogate counted as the U+FFFD it becomes (a Blob would
+  // count the same, at a hundred times the cost).
+  var utf8 = new TextEncoder();
   function bytes(t) {
-    return unescape(encodeURIComponent(whole(t))).length;
+    return utf8.encode(t).length;
   }
 
-  // `t` cut to at most `max` UTF-8 bytes, never inside a character.
+  // `t` cut to at most `max` UTF-8 bytes, never inside a character (a UTF-16 unit is at
+  // most 3 bytes: most text is not measured).
   function cut(t, max) {
     t = t.slice(0, max);
-    for (var b; (b = bytes(t)) > max;) t = t.slice(0, Math.floor(t.length * max / b));
+    for (var b; t.length * 3 > max && (b = bytes(t)) > max;) t = t.slice(0, Math.floor(t.length * max / b));
     return t.replace(/[\ud800-\udbff]$/, '');
   }
 
@@ -178,7 +181,7 @@
       viewport_width: w.innerWidth,
       viewport_height: w.innerHeight
     };
-    Object.keys(fields).forEach(function (k) { if (fields[k] !== undefined && fields[k] !== null) e[k] = fields[k]; });
+    Object.keys(fields).forEach(function (k) { if (fields[k] != null) e[k] = fields[k]; });
     return e;
   }
 
@@ -221,42 +224,60 @@
     if (sending || leaving || !queue.length || Date.now() < retryAt || !nativeFetch) return;
     // At most ingest's 500 events, and small enough for keepalive: a batch still in flight
     // when the page goes away is delivered by the browser.
-    var p = pack(Math.min(Math.max(batchSize, 1) * 10, MAX_EVENTS, queue.length), BEACON_MAX);
+    var p = pack(Math.min(batchSize * 10, MAX_EVENTS), BEACON_MAX);
     var batch = queue.splice(0, p.n);
     sending = true;
-    inflight = p.size <= BEACON_MAX ? p.size : 0;
-    nativeFetch(endpoint, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-api-key': apiKey },
-      body: p.body,
-      keepalive: inflight > 0,
-      credentials: 'omit'
-    }).then(function (r) {
-      sending = false;
-      inflight = 0;
-      if (r.ok) {
-        stats.sent += batch.length;
-        backoff = 0;
-        attempts = 0;
-        if (queue.length) flush();
-        return;
-      }
-      if (r.status === 429 || r.status >= 500) {
-        retry(batch, retryAfter(r.headers.get('retry-after')));
-      } else {
-        stats.failed += batch.length; // refused: retrying cannot help
-      }
-    }, function () {
-      sending = false;
-      inflight = 0;
-      // A keepalive request outlives the page: after pagehide its rejection says nothing
-      // about delivery, and sending it again would deliver it twice.
-      if (!leaving) retry(batch, 0);
+    compressing = batch;
+    gzip(p.body).then(function (gz) {
+      // Taken back meanwhile, to go out with the page (flushOnExit).
+      if (compressing !== batch) return sending = false;
+      compressing = 0;
+      inflight = p.size <= BEACON_MAX ? p.size : 0;
+      var headers = { 'content-type': 'application/json', 'x-api-key': apiKey };
+      if (gz) headers['content-encoding'] = 'gzip';
+      nativeFetch(endpoint, {
+        method: 'POST',
+        headers: headers,
+        body: gz || p.body,
+        keepalive: inflight > 0,
+        credentials: 'omit'
+      }).then(function (r) {
+        sending = false;
+        inflight = 0;
+        if (r.ok) {
+          stats.sent += batch.length;
+          backoff = 0;
+          attempts = 0;
+          if (queue.length) flush();
+          return;
+        }
+        if (r.status === 429 || r.status >= 500) {
+          retry(batch, retryAfter(r.headers.get('retry-after')));
+        } else {
+          stats.failed += batch.length; // refused: retrying cannot help
+        }
+      }, function () {
+        sending = false;
+        inflight = 0;
+        // A keepalive request outlives the page: after pagehide its rejection says nothing
+        // about delivery, and sending it again would deliver it twice.
+        if (!leaving) retry(batch, 0);
+      });
     });
   }
 
-  // The first `n` queued events as a batch body of `size` bytes, halved until it fits
-  // `max` (one event always goes).
+  // The batch being gzipped, not yet handed to fetch.
+  var compressing;
+  // `body` gzipped where the browser offers CompressionStream (ingest takes either), else
+  // nothing: it is sent as it is.
+  function gzip(body) {
+    return new Promise(function (done) {
+      done(new Response(new Response(body).body.pipeThrough(new CompressionStream('gzip'))).blob());
+    }).catch(function () {});
+  }
+
+  // The first `n` queued events (or all, if fewer) as a batch body of `size` bytes,
+  // halved until it fits `max` (one event always goes).
   function pack(n, max) {
     var body = json({ sent_at: Date.now(), events: queue.slice(0, n) });
     var size = bytes(body);
@@ -293,15 +314,20 @@
   // goes away, what did not fit is kept for the next page of this site.
   function flushOnExit(away) {
     takeErrors();
+    if (compressing) {
+      queue = compressing.concat(queue);
+      compressing = 0;
+    }
     if (away) leaving = true;
     if (!active()) return;
-    var url = endpoint + (endpoint.indexOf('?') < 0 ? '?' : '&') + 'api_key=' + encodeURIComponent(apiKey);
+    var url = endpoint + (endpoint.indexOf('?') < 0 ? '?' : '&') + 'api_key=' + apiKey; // keys are URL-safe (fk_ and letters and digits)
     var budget = BEACON_MAX - inflight;
     while (queue.length) {
-      var p = pack(Math.min(queue.length, MAX_EVENTS), budget);
+      var p = pack(MAX_EVENTS, budget);
       var ok = false;
       if (p.size <= budget) {
-        try { ok = navigator.sendBeacon(url, new Blob([p.body], { type: 'text/plain' })); } catch (e) { /* refused: kept below */ }
+        // Text goes as text/plain, which needs no CORS preflight.
+        try { ok = navigator.sendBeacon(url, p.body); } catch (e) { /* refused: kept below */ }
       }
       if (!ok) break;
       queue.splice(0, p.n);
@@ -358,7 +384,7 @@
       parts.unshift(part);
       el = parent;
     }
-    return parts.join(' > ').slice(0, 1000);
+    return parts.join(' > '); // cut to ingest's limit by fit()
   }
 
   function optedOut(el, what) {
@@ -599,7 +625,7 @@
   // detectors, and sends the navigation timings above.
   var reportVitals = function () {};
   var restartVitals = function () {};
-  if (typeof FRICTION_VITALS === 'undefined' || FRICTION_VITALS) {
+  if (FRICTION_VITALS) {
     // By the published definitions, as Chrome's tools and the web-vitals library compute
     // them. Only paints before the page was first hidden count, and LCP stops at the
     // first input. CLS is the largest burst of layout shifts (a session window: shifts
@@ -722,12 +748,8 @@
     if (/^(fetch|xmlhttprequest)$/.test(e.initiatorType) && e.name.split('?')[0] !== endpoint) bump();
   });
 
-  // Calls made before this script ran, queued by the loader snippet (sdk/README.md) as
-  // functions of the API, replayed before the first page view (a consent given early
-  // covers it).
-  var early = (w.friction || {}).q || [];
-  w.friction = {
-    version: VERSION,
+  var api = {
+    version: FRICTION_VERSION,
     flush: guard(flush),
     setConsent: guard(function (yes) {
       consent = !!yes;
@@ -745,12 +767,19 @@
     }),
     stats: function () { return Object.assign({ queued: queue.length }, stats); }
   };
-  early.forEach(guard(function (call) { call(w.friction); }));
+  // The script is window.friction. Calls made before it ran, queued by the loader snippet
+  // (sdk/README.md) as functions of the API, are replayed before the first page view (a
+  // consent given early covers it).
+  if (!options) {
+    var early = (w.friction || {}).q || [];
+    w.friction = api;
+    early.forEach(guard(function (call) { call(api); }));
+  }
 
   setInterval(guard(flush), num('batch-interval', 5000));
   restore();
   pageview('load');
   if (d.readyState === 'complete') setTimeout(guard(perf), 0);
   else on(w, 'load', function () { setTimeout(guard(perf), 0); });
-
-})(typeof window !== 'undefined' ? window : null, typeof document !== 'undefined' ? document : null);
+  return api;
+}

@@ -1,0 +1,66 @@
+// The npm package: ES modules exporting init() (typed by index.d.ts, checked with tsc),
+// harmless on a server, and packed with what its exports name.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { launch, openPage, until, KEY } from './helpers.mjs';
+
+const SDK = new URL('..', import.meta.url);
+const pkg = JSON.parse(readFileSync(new URL('package.json', SDK), 'utf8'));
+const build = (file) => readFileSync(new URL(`dist/${file}`, SDK), 'utf8');
+
+let browser;
+before(async () => { browser = await launch(); });
+after(async () => { await browser.close(); });
+
+test('in a page, init() starts tracking with camelCase options and returns the one API', async () => {
+  const html = `<!doctype html><html><head><meta charset="utf-8"><title>t</title>
+<script type="module">
+  import { init } from '/friction-tracker.mjs';
+  const friction = init({ apiKey: '${KEY}', endpoint: location.origin + '/v1/events', batchInterval: 200, keepQuery: true, respectDnt: false });
+  window.tracked = { same: init({ apiKey: 'fk_other' }) === friction, global: 'friction' in window, version: friction.version };
+  friction.track('module loaded');
+</script></head><body><button id="b">b</button></body></html>`;
+  const { server, tab, context, pageErrors } = await openPage(browser, html, {
+    pages: { '/friction-tracker.mjs': build('friction-tracker.mjs') },
+  });
+  await tab.goto(server.base + '/?plan=pro');
+  await tab.click('#b');
+  await until(() => ['pageview', 'custom', 'click'].every((t) => server.events().some((e) => e.type === t)), 5000, 'events');
+  assert.deepEqual(await tab.evaluate(() => window.tracked), { same: true, global: false, version: pkg.version });
+  const view = server.events().find((e) => e.type === 'pageview' && e.url.includes('plan'));
+  assert.ok(view, 'keepQuery: true kept the query');
+  assert.ok(server.requests.every((r) => r.headers['x-api-key'] === KEY || r.query.get('api_key') === KEY));
+  assert.deepEqual(pageErrors, []);
+  await context.close();
+  await server.close();
+});
+
+test('on a server init() returns an API that does nothing', async () => {
+  for (const file of ['friction-tracker.mjs', 'friction-tracker.vitals.mjs']) {
+    const { init } = await import(new URL(`dist/${file}`, SDK));
+    const friction = init({ apiKey: KEY });
+    assert.equal(friction.version, pkg.version);
+    friction.track('x');
+    friction.setConsent(true);
+    friction.flush();
+    assert.deepEqual(friction.stats(), { queued: 0, sent: 0, failed: 0, dropped: 0 });
+  }
+});
+
+test('the types describe the API: a TypeScript user compiles, and misuse does not', () => {
+  const tsc = new URL('node_modules/typescript/bin/tsc', SDK).pathname;
+  const args = ['--noEmit', '--strict', '--target', 'es2017', '--module', 'esnext', '--moduleResolution', 'bundler',
+    '--lib', 'es2017,dom', new URL('test/types/usage.ts', SDK).pathname];
+  execFileSync(process.execPath, [tsc, ...args], { cwd: SDK, stdio: 'pipe' });
+});
+
+test('the package holds every file its exports name, and no sources or tests', () => {
+  const [packed] = JSON.parse(execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: SDK, encoding: 'utf8' }));
+  const files = packed.files.map((f) => f.path).sort();
+  const named = Object.values(pkg.exports).flatMap((e) => (typeof e === 'string' ? [e] : Object.values(e)));
+  for (const path of [...named, pkg.main, pkg.types]) assert.ok(files.includes(path.replace(/^\.\//, '')), `${path} is not packed`);
+  assert.ok(!files.some((f) => f.startsWith('src/') || f.startsWith('test/')), files.join());
+  assert.ok(files.includes('README.md'));
+});
