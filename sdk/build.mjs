@@ -29,9 +29,11 @@ for (const { file, entry, vitals, budget } of BUILDS) {
     // The script runs enclosed in a function: nothing of it but window.friction is global.
     enclose: !module,
     // ES2017 has arrow functions: terser may use them where behaviour is the same.
-    // Hoisting function declarations (as JS does anyway) packs tighter.
+    // Hoisting function declarations (as JS does anyway) packs tighter, and so do 1 and 0
+    // for true and false (the tracker compares no value that may be 0 with a boolean, and
+    // sends no booleans).
     compress: {
-      passes: 3, unsafe_arrows: true, hoist_funs: true,
+      passes: 3, unsafe_arrows: true, hoist_funs: true, booleans_as_integers: true,
       global_defs: { FRICTION_VITALS: vitals, FRICTION_VERSION: version },
     },
     mangle: true,

@@ -7,7 +7,6 @@
 // Tracks this page with `options` (init()'s, camelCase) or, without them, the script
 // tag's data- attributes; returns the public API.
 function tracker(w, d, options) {
-  'use strict';
 
   var SESSION_KEY = 'friction_session';
   var NAV_KEY = 'friction_pages';
@@ -17,12 +16,9 @@ function tracker(w, d, options) {
   var BEACON_MAX = 60000;
   var MAX_EVENTS = 500; // ingest's limit per batch
   var MAX_ATTEMPTS = 8; // then a batch is given up, counted as failed
-  // Ingest's limits per field, in UTF-8 bytes: longer values are cut before sending
-  // rather than refused there.
-  var LIMITS = {
-    url: 2048, referrer: 2048, source: 2048, selector: 1024, form: 1024, message: 1024,
-    field_name: 1024, stack: 8192, element_tag: 64, field_type: 64
-  };
+  // Ingest's limits per field, in UTF-8 bytes (1024 for the others: selector, form,
+  // message, field_name): longer values are cut before sending rather than refused there.
+  var LIMITS = { url: 2048, referrer: 2048, source: 2048, stack: 8192, element_tag: 64, field_type: 64 };
   var nativeFetch = w.fetch && w.fetch.bind(w);
   var passiveCapture = { capture: true, passive: true };
   var script = d.currentScript;
@@ -42,7 +38,7 @@ function tracker(w, d, options) {
   }
 
   var apiKey = attr('api-key', '');
-  var origin = script && script.src ? new URL(script.src, location.href).origin : location.origin;
+  var origin = script && script.src ? new URL(script.src).origin : location.origin; // src is absolute
   // Settings, from the script tag's data- attributes or init()'s options (sdk/README.md).
   // Absolute, so the tracker's own requests are told apart from the page's.
   var endpoint = new URL(attr('endpoint', origin + '/v1/events'), location.href).href;
@@ -59,7 +55,8 @@ function tracker(w, d, options) {
   var stats = { dropped: 0, sent: 0, failed: 0 };
   var consent = !flag('require-consent', false);
   // Global Privacy Control is a legal opt-out in places: honoured whatever respect-dnt says.
-  var dnt = navigator.globalPrivacyControl || flag('respect-dnt', true) && (navigator.doNotTrack === '1' || w.doNotTrack === '1');
+  // (window.doNotTrack was IE's and EdgeHTML's, older than ES2017's browsers or gone.)
+  var dnt = navigator.globalPrivacyControl || flag('respect-dnt', true) && navigator.doNotTrack === '1';
   var pageViewId = uuid();
   var lastPath = location.pathname;
   var firstPath = lastPath;
@@ -193,7 +190,7 @@ function tracker(w, d, options) {
   }
 
   function fit(e) {
-    for (var k in LIMITS) if (typeof e[k] === 'string') e[k] = cut(e[k], LIMITS[k]);
+    for (var k in e) if (typeof e[k] === 'string') e[k] = cut(e[k], LIMITS[k] || 1024);
     return e;
   }
 
@@ -600,24 +597,26 @@ function tracker(w, d, options) {
 
   // --- performance ------------------------------------------------------------------
 
+  // A time before the visitor opened a prerendered page counts as 0.
   function metric(name, value) {
-    if (value >= 0 && isFinite(value)) emit(name, { value: Math.round(value * 1000) / 1000 });
+    if (isFinite(value)) emit(name, { value: Math.round(Math.max(value, 0) * 1000) / 1000 });
   }
 
   function observe(type, cb, opts) {
     try {
       var o = new PerformanceObserver(guard(function (list) { list.getEntries().forEach(cb); }));
-      o.observe(Object.assign({ type: type, buffered: true }, opts || {}));
+      o.observe(Object.assign({ type: type, buffered: true }, opts));
       return o;
-    } catch (e) { return null; }
+    } catch (e) { /* an entry type this browser lacks: undefined */ }
   }
 
+  // Timings count from when the visitor opened the page: a prerendered page (speculation
+  // rules) was loaded before, unseen.
   function perf() {
-    var nav = performance.getEntriesByType && performance.getEntriesByType('navigation')[0];
-    if (nav) {
-      metric('timeToFirstByte', nav.responseStart);
-      metric('loadTime', nav.loadEventEnd || performance.now());
-    }
+    var nav = performance.getEntriesByType('navigation')[0];
+    var from = nav.activationStart || 0;
+    metric('timeToFirstByte', nav.responseStart - from);
+    metric('loadTime', (nav.loadEventEnd || performance.now()) - from);
   }
 
   // The paint and interaction metrics (FCP, LCP, CLS, INP) are in the vitals build only
@@ -633,7 +632,7 @@ function tracker(w, d, options) {
     // or nearer the 98th percentile past 50 interactions (the slowest but one per 50).
     // A page restored from the back/forward cache starts over, its FCP and LCP the time
     // to its next frame.
-    var hiddenAt = d.visibilityState === 'hidden' ? 0 : 1 / 0;
+    var hiddenAt = d.visibilityState === 'hidden' && !d.prerendering ? 0 : 1 / 0;
     var lcp, stopped, cls, burst, first, last, inp, count, reported;
     var base = 0; // interactions before a restore from the back/forward cache
     var restart = function () {
@@ -642,7 +641,7 @@ function tracker(w, d, options) {
       cls = burst = first = last = count = 0;
       inp = {};
     };
-    var largest = function (e) { if (!stopped && e.startTime < hiddenAt) lcp = e.startTime; };
+    var largest = function (e) { if (!stopped && e.startTime < hiddenAt) lcp = e.startTime - (performance.getEntriesByType('navigation')[0].activationStart || 0); };
     var shift = function (e) {
       if (e.hadRecentInput) return;
       if (burst && e.startTime - last < 1000 && e.startTime - first < 5000) burst += e.value;
@@ -661,7 +660,7 @@ function tracker(w, d, options) {
     };
     restart();
     observe('paint', function (e) {
-      if (e.name === 'first-contentful-paint' && e.startTime < hiddenAt) metric('firstContentfulPaint', e.startTime);
+      if (e.name === 'first-contentful-paint' && e.startTime < hiddenAt) metric('firstContentfulPaint', e.startTime - (performance.getEntriesByType('navigation')[0].activationStart || 0));
     });
     var observers = [
       [observe('largest-contentful-paint', largest), largest],
@@ -778,8 +777,14 @@ function tracker(w, d, options) {
 
   setInterval(guard(flush), num('batch-interval', 5000));
   restore();
-  pageview('load');
-  if (d.readyState === 'complete') setTimeout(guard(perf), 0);
-  else on(w, 'load', function () { setTimeout(guard(perf), 0); });
+  // A prerendered page is no page view until the visitor opens it.
+  if (d.prerendering) on(d, 'prerenderingchange', start);
+  else start();
   return api;
+
+  function start() {
+    pageview('load');
+    if (d.readyState === 'complete') setTimeout(guard(perf));
+    else on(w, 'load', function () { setTimeout(guard(perf)); });
+  }
 }

@@ -1,7 +1,7 @@
 // Each detector fires when it should, and only then, in real headless Chromium.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, openPage, page, until, sleep } from './helpers.mjs';
+import { launch, openPage, captureServer, page, until, sleep } from './helpers.mjs';
 
 let browser;
 before(async () => { browser = await launch(); });
@@ -166,6 +166,36 @@ test('navigation timings are reported; FCP, LCP, CLS and INP by the vitals build
     if (!vitals) assert.deepEqual(ofType(server.events(), 'firstContentfulPaint'), []);
     await server.close();
   }
+});
+
+test('a prerendered page is no page view until it is opened, and its timings count from then', async () => {
+  // Headless Chromium does not prerender: the page is told it is prerendered, and then
+  // activated, as the browser would (document.prerendering, prerenderingchange,
+  // activationStart).
+  const server = await captureServer({ pages: { '/': page({}, '<h1>Hello</h1>') } });
+  const context = await browser.newContext();
+  await context.addInitScript(() => {
+    let activatedAt = 0;
+    Object.defineProperty(Document.prototype, 'prerendering', { get: () => !activatedAt });
+    Object.defineProperty(PerformanceNavigationTiming.prototype, 'activationStart', { get: () => activatedAt });
+    window.activate = () => {
+      activatedAt = performance.now();
+      document.dispatchEvent(new Event('prerenderingchange'));
+    };
+  });
+  const tab = await context.newPage();
+  await tab.goto(server.base + '/');
+  await tab.waitForFunction(() => document.readyState === 'complete');
+  await sleep(600); // three batch intervals
+  assert.deepEqual(server.events().map((e) => e.type), [], 'nothing before the page is opened');
+  await tab.evaluate(() => window.activate());
+  const names = ['pageview', 'loadTime', 'timeToFirstByte'];
+  await until(() => names.every((n) => ofType(server.events(), n).length), 5000, 'the page view and timings');
+  // Loaded before it was opened: to the visitor, at once.
+  assert.equal(ofType(server.events(), 'loadTime')[0].value, 0);
+  assert.equal(ofType(server.events(), 'timeToFirstByte')[0].value, 0);
+  await context.close();
+  await server.close();
 });
 
 test('a click followed by an error is an error click, once; a later error is not', async () => {
