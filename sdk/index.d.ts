@@ -54,15 +54,19 @@ export interface Friction {
 }
 
 /**
- * Starts tracking this page and returns the API. Later calls return the same API (the
- * options of the first call hold). On a server, where there is no page, the API does
- * nothing.
+ * Starts tracking this page and returns the API, also window.friction. One tracker runs
+ * per page: later calls, and the script build, find this one (the options of the first
+ * call hold). It never throws: on a server, where there is no page, or with options it
+ * cannot start with (an endpoint that is no URL), the API it returns does nothing.
  */
 export function init(options: FrictionOptions): Friction;
 
 declare global {
   interface Window {
-    /** The script build's API (or, before it arrives, the loader snippet's queue). */
-    friction?: Friction;
+    /**
+     * The running tracker's API; before the script has run, the loader snippet's stand-in,
+     * which has only track(), setConsent() and flush() (they are queued).
+     */
+    friction?: Pick<Friction, 'track' | 'setConsent' | 'flush'> & Partial<Friction>;
   }
 }

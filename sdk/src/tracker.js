@@ -21,7 +21,7 @@ function tracker(w, d, options) {
   var LIMITS = { url: 2048, referrer: 2048, source: 2048, stack: 8192, element_tag: 64, field_type: 64 };
   var nativeFetch = w.fetch && w.fetch.bind(w);
   var passiveCapture = { capture: true, passive: true };
-  var script = d.currentScript;
+  var script = !options && d.currentScript; // init()'s bundle is no tag of its own
 
   function attr(name, fallback) {
     var v = options ? options[name.replace(/-./g, function (m) { return m[1].toUpperCase(); })] : script && script.getAttribute('data-' + name);
@@ -101,10 +101,12 @@ function tracker(w, d, options) {
   }
 
   // A version 4 UUID: random hex digits, `4` for the version, 8-b for the variant (every
-  // ES2017 browser has getRandomValues; randomUUID is newer, and secure pages' only).
+  // ES2017 browser has getRandomValues; randomUUID is newer, and secure pages' only). One
+  // call for the 31 digits: each call costs microseconds.
   function uuid() {
+    var random = w.crypto.getRandomValues(new Uint8Array(31)), i = 0;
     return '10000000-1000-4000-8000-100000000000'.replace(/[018]/g, function (x) {
-      return (x ^ w.crypto.getRandomValues(new Uint8Array(1))[0] & 15 >> x / 4).toString(16);
+      return (x ^ random[i++] & 15 >> x / 4).toString(16);
     });
   }
 
@@ -115,18 +117,20 @@ function tracker(w, d, options) {
   }
 
   // A visit: one id kept in sessionStorage, rotated after 30 minutes without activity.
-  // Storage is written at most once a second: this runs for every event.
   var session; // [id, time of the last event], stored as "id time"
   function sessionId() {
     var now = Date.now();
     try { session = session || sessionStorage.getItem(SESSION_KEY).split(' '); } catch (e) { /* none yet, or storage off */ }
     // Also new when what is stored does not read (NaN).
     if (!(now - (session || 0)[1] <= SESSION_IDLE_MS)) session = [uuid(), 0];
-    if (now - session[1] > 1000) {
-      session[1] = now;
-      try { sessionStorage.setItem(SESSION_KEY, session.join(' ')); } catch (e) { /* storage may be off */ }
-    }
+    session[1] = now;
     return session[0];
+  }
+
+  // Stored for the visit's next page when a batch is made and when the page is hidden,
+  // not in the click: writing storage costs tens of microseconds.
+  function keepSession() {
+    try { sessionStorage.setItem(SESSION_KEY, session.join(' ')); } catch (e) { /* no event yet, or storage off */ }
   }
 
   // A page's URL (or referrer) without its query string and fragment (unless
@@ -166,58 +170,58 @@ function tracker(w, d, options) {
   }
 
   // An event of `type` with what every event carries, and `fields` (its kind is left
-  // out: ingest derives it from the type).
+  // out: ingest derives it from the type). finish() completes it.
   function event(type, fields) {
     var e = {
-      event_id: uuid(),
       type: type,
       session_id: sessionId(),
       page_view_id: pageViewId,
       timestamp: Date.now(),
-      url: pageUrl(location.href),
+      url: location.href,
       viewport_width: w.innerWidth,
       viewport_height: w.innerHeight
     };
-    Object.keys(fields).forEach(function (k) { if (fields[k] != null) e[k] = fields[k]; });
+    for (var k in fields) if (fields[k] != null) e[k] = fields[k];
     return e;
   }
 
   function emit(type, fields) {
     if (!active()) return;
-    queue.push(fit(event(type, fields)));
+    queue.push(event(type, fields));
     bound();
-    if (queue.length >= batchSize) flush();
+    // Sent from a task of its own: the click or error that filled the batch does not wait.
+    if (queue.length === batchSize) setTimeout(guard(flush));
   }
 
-  function fit(e) {
-    for (var k in e) if (typeof e[k] === 'string') e[k] = cut(e[k], LIMITS[k] || 1024);
+  // An event as it is sent, once: its id given, its URL as pageUrl() sends it, every text
+  // cut to ingest's limit. Done when a batch is made rather than in the click (or the
+  // error) that made it, so the page waits for none of it.
+  function finish(e) {
+    if (!e.event_id) {
+      e.event_id = uuid();
+      e.url = pageUrl(e.url);
+      for (var k in e) if (typeof e[k] === 'string') e[k] = cut(e[k], LIMITS[k] || 1024);
+    }
     return e;
   }
 
   // The queue never holds more than max-queue events: the oldest go first, counted.
   function bound() {
-    if (queue.length > maxQueue) {
-      stats.dropped += queue.length - maxQueue;
-      queue.splice(0, queue.length - maxQueue);
-    }
+    stats.dropped += queue.splice(0, queue.length - maxQueue).length; // none if not over
   }
 
   // --- delivery -----------------------------------------------------------------
 
+  // Errors collected so far (only while tracking is on: withdrawing consent clears them).
   function takeErrors() {
-    if (!active()) errors = {};
-    Object.keys(errors).forEach(function (key) {
-      var e = errors[key];
-      e.count = Math.min(e.n, 1e6);
-      delete e.n;
-      queue.push(fit(e));
-    });
+    for (var key in errors) queue.push(errors[key]);
     errors = {};
     bound();
   }
 
   function flush() {
     takeErrors();
+    keepSession();
     if (sending || leaving || !queue.length || Date.now() < retryAt || !nativeFetch) return;
     // At most ingest's 500 events, and small enough for keepalive: a batch still in flight
     // when the page goes away is delivered by the browser.
@@ -276,7 +280,8 @@ function tracker(w, d, options) {
   // The first `n` queued events (or all, if fewer) as a batch body of `size` bytes,
   // halved until it fits `max` (one event always goes).
   function pack(n, max) {
-    var body = json({ sent_at: Date.now(), events: queue.slice(0, n) });
+    n = Math.min(n, queue.length);
+    var body = json({ sent_at: Date.now(), events: queue.slice(0, n).map(finish) });
     var size = bytes(body);
     return n > 1 && size > max ? pack(Math.ceil(n / 2), max) : { body: body, n: n, size: size };
   }
@@ -299,8 +304,8 @@ function tracker(w, d, options) {
     }
     queue = batch.concat(queue);
     bound();
-    backoff = Math.min(backoff ? backoff * 2 : 1000, 60000);
-    var delay = wait || backoff / 2 + Math.random() * backoff / 2;
+    backoff = Math.min(backoff * 2 || 1000, 60000);
+    var delay = wait || backoff * (1 + Math.random()) / 2;
     retryAt = Date.now() + delay;
     setTimeout(guard(flush), delay + 10);
   }
@@ -311,6 +316,7 @@ function tracker(w, d, options) {
   // goes away, what did not fit is kept for the next page of this site.
   function flushOnExit(away) {
     takeErrors();
+    keepSession();
     if (compressing) {
       queue = compressing.concat(queue);
       compressing = 0;
@@ -332,7 +338,7 @@ function tracker(w, d, options) {
     }
     if (away && queue.length) {
       // Added to what other tabs of the site left, not in their place.
-      try { localStorage.setItem(PENDING_KEY, json(kept().concat(queue))); } catch (e) { stats.dropped += queue.length; }
+      try { localStorage.setItem(PENDING_KEY, json(kept().concat(queue.map(finish)))); } catch (e) { stats.dropped += queue.length; }
       queue = [];
     }
   }
@@ -342,7 +348,7 @@ function tracker(w, d, options) {
     try {
       var k = localStorage.getItem(PENDING_KEY);
       localStorage.removeItem(PENDING_KEY);
-      return k ? JSON.parse(k) : [];
+      return JSON.parse(k) || []; // null when there is none
     } catch (e) { return []; } // storage may be off, or the page's JSON overridden
   }
 
@@ -381,7 +387,7 @@ function tracker(w, d, options) {
       parts.unshift(part);
       el = parent;
     }
-    return parts.join(' > '); // cut to ingest's limit by fit()
+    return parts.join(' > '); // cut to ingest's limit by finish()
   }
 
   function optedOut(el, what) {
@@ -455,8 +461,8 @@ function tracker(w, d, options) {
     var pointer = ev.detail > 0;
     var at = pointer && { x: ev.pageX, y: ev.pageY, client_x: ev.clientX, client_y: ev.clientY };
     // The page it was on: an error after a route change still belongs to this click.
-    lastClick = !optedOut(t, 'error') && Object.assign({ t: now, url: pageUrl(location.href), selector: sel, element_tag: tag }, at);
-    if (pointer && !optedOut(t, 'heatmap')) emit('click', Object.assign({ scroll_x: w.scrollX, scroll_y: w.scrollY, selector: sel, element_tag: tag }, at));
+    lastClick = !optedOut(t, 'error') && Object.assign({ t: now, url: location.href, selector: sel, element_tag: tag }, at);
+    if (pointer && !optedOut(t, 'heatmap')) emit('click', Object.assign({ scroll_x: ev.pageX - ev.clientX, scroll_y: ev.pageY - ev.clientY, selector: sel, element_tag: tag }, at));
 
     clicks = clicks.filter(function (c) { return now - c.t <= rageWindow; });
     // The second and third click of a double or triple click that selects text are a
@@ -471,7 +477,7 @@ function tracker(w, d, options) {
       clicks = [];
     }
 
-    if (!target || optedOut(t, 'dead') || ev.button || ev.metaKey || ev.ctrlKey || ev.shiftKey) return;
+    if (!target || optedOut(t, 'dead') || ev.metaKey || ev.ctrlKey || ev.shiftKey) return;
     if (target.tagName === 'A' && target.target && target.target !== '_self') return;
     if (target.tagName === 'INPUT' && !/^(submit|button|reset|image)$/i.test(target.type)) return;
     // What the browser answers itself: a native list, a download, a mail or phone app.
@@ -504,11 +510,11 @@ function tracker(w, d, options) {
     }
     var key = type + '|' + message + '|' + source + '|' + line + '|' + column;
     var e = errors[key];
-    if (e) { e.n++; return; }
+    if (e) { if (e.count < 1e6) e.count++; return; } // ingest's limit
     if (Object.keys(errors).length >= 50) { stats.dropped++; return; }
     errors[key] = event(type, {
       message: message, source: scrubText(source), line: line || 0, column: column || 0,
-      stack: scrubText(stack), n: 1
+      stack: scrubText(stack), count: 1
     });
   }
 
@@ -599,7 +605,7 @@ function tracker(w, d, options) {
 
   // A time before the visitor opened a prerendered page counts as 0.
   function metric(name, value) {
-    if (isFinite(value)) emit(name, { value: Math.round(Math.max(value, 0) * 1000) / 1000 });
+    if (isFinite(value)) emit(name, { value: Math.max(value, 0) });
   }
 
   function observe(type, cb, opts) {
@@ -612,16 +618,20 @@ function tracker(w, d, options) {
 
   // Timings count from when the visitor opened the page: a prerendered page (speculation
   // rules) was loaded before, unseen.
+  // Run once the load event has ended.
   function perf() {
     var nav = performance.getEntriesByType('navigation')[0];
-    var from = nav.activationStart || 0;
-    metric('timeToFirstByte', nav.responseStart - from);
-    metric('loadTime', (nav.loadEventEnd || performance.now()) - from);
+    if (nav) {
+      var from = nav.activationStart || 0;
+      metric('timeToFirstByte', nav.responseStart - from);
+      metric('loadTime', nav.loadEventEnd - from);
+    }
   }
 
   // The paint and interaction metrics (FCP, LCP, CLS, INP) are in the vitals build only
   // (build.mjs defines FRICTION_VITALS): the default build keeps its room for the
   // detectors, and sends the navigation timings above.
+  var startVitals = function () {};
   var reportVitals = function () {};
   var restartVitals = function () {};
   if (FRICTION_VITALS) {
@@ -632,70 +642,75 @@ function tracker(w, d, options) {
     // or nearer the 98th percentile past 50 interactions (the slowest but one per 50).
     // A page restored from the back/forward cache starts over, its FCP and LCP the time
     // to its next frame.
-    var hiddenAt = d.visibilityState === 'hidden' && !d.prerendering ? 0 : 1 / 0;
-    var lcp, stopped, cls, burst, first, last, inp, count, reported;
-    var base = 0; // interactions before a restore from the back/forward cache
-    var restart = function () {
-      lcp = -1;
-      stopped = reported = false;
-      cls = burst = first = last = count = 0;
-      inp = {};
-    };
-    var largest = function (e) { if (!stopped && e.startTime < hiddenAt) lcp = e.startTime - (performance.getEntriesByType('navigation')[0].activationStart || 0); };
-    var shift = function (e) {
-      if (e.hadRecentInput) return;
-      if (burst && e.startTime - last < 1000 && e.startTime - first < 5000) burst += e.value;
-      else { burst = e.value; first = e.startTime; }
-      last = e.startTime;
-      cls = Math.max(cls, burst);
-    };
-    // The 10 slowest interactions by id are all INP needs; `count` counts them all.
-    var interaction = function (e) {
-      var id = e.interactionId;
-      if (!id) return;
-      if (!(id in inp)) count++;
-      inp[id] = Math.max(inp[id] || 0, e.duration);
-      var ids = Object.keys(inp);
-      if (ids.length > 10) delete inp[ids.reduce(function (a, b) { return inp[a] < inp[b] ? a : b; })];
-    };
-    restart();
-    observe('paint', function (e) {
-      if (e.name === 'first-contentful-paint' && e.startTime < hiddenAt) metric('firstContentfulPaint', e.startTime - (performance.getEntriesByType('navigation')[0].activationStart || 0));
-    });
-    var observers = [
-      [observe('largest-contentful-paint', largest), largest],
-      [observe('layout-shift', shift), shift],
-      [observe('event', interaction, { durationThreshold: 40 }), interaction],
-      [observe('first-input', interaction), interaction]
-    ];
-    // What the observers hold and have not delivered yet.
-    var drain = function (only) {
-      observers.forEach(function (o) { if (o[0] && (!only || o[1] === only)) o[0].takeRecords().forEach(o[1]); });
-    };
-    var stop = function (e) { if (e.isTrusted) { drain(largest); stopped = true; } };
-    on(w, 'keydown', stop);
-    on(w, 'click', stop);
-    on(d, 'visibilitychange', function () { if (d.visibilityState === 'hidden') hiddenAt = Math.min(hiddenAt, performance.now()); });
-    reportVitals = function () {
-      if (reported) return;
-      reported = true;
-      drain();
-      if (lcp >= 0) metric('largestContentfulPaint', lcp);
-      metric('cumulativeLayoutShift', cls);
-      var slowest = Object.keys(inp).map(function (id) { return inp[id]; }).sort(function (a, b) { return b - a; });
-      var n = performance.interactionCount - base || count;
-      if (slowest.length) metric('interactionToNextPaint', slowest[Math.min(slowest.length - 1, Math.floor(n / 50))]);
-    };
-    restartVitals = function (e) {
+    // Started when the visitor opens the page (start()): a prerendered page counts from
+    // then, as its paints do (from).
+    startVitals = function () {
+      var hiddenAt = d.visibilityState === 'hidden' ? 0 : 1 / 0;
+      var from = (performance.getEntriesByType('navigation')[0] || {}).activationStart || 0;
+      var lcp, stopped, cls, burst, first, last, inp, count, reported;
+      var base = 0; // interactions before a restore from the back/forward cache
+      var restart = function () {
+        lcp = -1;
+        stopped = reported = false;
+        cls = burst = first = last = count = 0;
+        inp = {};
+      };
+      var largest = function (e) { if (!stopped && e.startTime < hiddenAt) lcp = Math.max(e.startTime - from, 0); };
+      var shift = function (e) {
+        if (e.hadRecentInput) return;
+        if (burst && e.startTime - last < 1000 && e.startTime - first < 5000) burst += e.value;
+        else { burst = e.value; first = e.startTime; }
+        last = e.startTime;
+        cls = Math.max(cls, burst);
+      };
+      // The 10 slowest interactions by id are all INP needs; `count` counts them all.
+      var interaction = function (e) {
+        var id = e.interactionId;
+        if (!id) return;
+        if (!(id in inp)) count++;
+        inp[id] = Math.max(inp[id] || 0, e.duration);
+        var ids = Object.keys(inp);
+        if (ids.length > 10) delete inp[ids.reduce(function (a, b) { return inp[a] < inp[b] ? a : b; })];
+      };
       restart();
-      base = performance.interactionCount || 0;
-      stopped = true;
-      requestAnimationFrame(function () {
-        requestAnimationFrame(guard(function () {
-          lcp = performance.now() - e.timeStamp;
-          metric('firstContentfulPaint', lcp);
-        }));
+      observe('paint', function (e) {
+        if (e.name === 'first-contentful-paint' && e.startTime < hiddenAt) metric('firstContentfulPaint', e.startTime - from);
       });
+      var observers = [
+        [observe('largest-contentful-paint', largest), largest],
+        [observe('layout-shift', shift), shift],
+        [observe('event', interaction, { durationThreshold: 40 }), interaction],
+        [observe('first-input', interaction), interaction]
+      ];
+      // What the observers hold and have not delivered yet.
+      var drain = function (only) {
+        observers.forEach(function (o) { if (o[0] && (!only || o[1] === only)) o[0].takeRecords().forEach(o[1]); });
+      };
+      var stop = function (e) { if (e.isTrusted) { drain(largest); stopped = true; } };
+      on(w, 'keydown', stop);
+      on(w, 'click', stop);
+      on(d, 'visibilitychange', function () { if (d.visibilityState === 'hidden') hiddenAt = Math.min(hiddenAt, performance.now()); });
+      reportVitals = function () {
+        if (reported) return;
+        reported = true;
+        drain();
+        if (lcp >= 0) metric('largestContentfulPaint', lcp);
+        metric('cumulativeLayoutShift', cls);
+        var slowest = Object.keys(inp).map(function (id) { return inp[id]; }).sort(function (a, b) { return b - a; });
+        var n = performance.interactionCount - base || count;
+        if (slowest.length) metric('interactionToNextPaint', slowest[Math.min(slowest.length - 1, Math.floor(n / 50))]);
+      };
+      restartVitals = function (e) {
+        restart();
+        base = performance.interactionCount || 0;
+        stopped = true;
+        requestAnimationFrame(function () {
+          requestAnimationFrame(guard(function () {
+            lcp = performance.now() - e.timeStamp;
+            metric('firstContentfulPaint', lcp);
+          }));
+        });
+      };
     };
   }
 
@@ -753,10 +768,12 @@ function tracker(w, d, options) {
     setConsent: guard(function (yes) {
       consent = !!yes;
       restore();
-      // Withdrawn: nothing collected before is sent, and a batch in flight is not retried.
+      // Withdrawn: nothing collected before is sent, a batch being compressed is not, and
+      // one in flight is not retried.
       if (!consent) {
         queue = [];
         errors = {};
+        compressing = 0;
         kept();
       }
     }),
@@ -766,14 +783,12 @@ function tracker(w, d, options) {
     }),
     stats: function () { return Object.assign({ queued: queue.length }, stats); }
   };
-  // The script is window.friction. Calls made before it ran, queued by the loader snippet
-  // (sdk/README.md) as functions of the API, are replayed before the first page view (a
-  // consent given early covers it).
-  if (!options) {
-    var early = (w.friction || {}).q || [];
-    w.friction = api;
-    early.forEach(guard(function (call) { call(api); }));
-  }
+  // The API is window.friction (one tracker per page, however loaded). Calls made before
+  // it ran, queued by the loader snippet (sdk/README.md) as functions of the API, are
+  // replayed before the first page view (a consent given early covers it).
+  var early = (w.friction || {}).q || [];
+  w.friction = api;
+  early.forEach(guard(function (call) { call(api); }));
 
   setInterval(guard(flush), num('batch-interval', 5000));
   restore();
@@ -784,6 +799,7 @@ function tracker(w, d, options) {
 
   function start() {
     pageview('load');
+    startVitals();
     if (d.readyState === 'complete') setTimeout(guard(perf));
     else on(w, 'load', function () { setTimeout(guard(perf)); });
   }

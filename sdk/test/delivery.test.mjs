@@ -94,6 +94,34 @@ test('a batch still being compressed when the page goes away leaves with it', as
   await server.close();
 });
 
+test('consent withdrawn while a batch is being compressed: that batch is never sent', async () => {
+  const stall = () => {
+    window.CompressionStream = class extends TransformStream {
+      constructor() { super({ transform: () => new Promise(() => {}) }); }
+    };
+    // Hides and shows the page as switching tabs does.
+    window.setVisibility = (state) => {
+      Object.defineProperty(document, 'visibilityState', { value: state, configurable: true });
+      document.dispatchEvent(new Event('visibilitychange'));
+    };
+  };
+  const { server, tab, context } = await openWith(stall, page({ 'batch-size': '2', 'batch-interval': '60000' }, buttons));
+  await tab.click('#a');
+  await until(() => tab.evaluate(() => window.friction.stats().queued > 0), 5000, 'the click queued behind the stalled batch');
+  await tab.evaluate(() => {
+    window.friction.setConsent(false);
+    window.setVisibility('hidden');
+    window.setVisibility('visible');
+    window.friction.setConsent(true);
+    window.friction.track('after consent');
+    window.setVisibility('hidden');
+  });
+  const beacon = await until(() => server.requests.find((r) => r.query.get('api_key') === KEY), 5000, 'beacon');
+  assert.deepEqual(beacon.json.events.map((e) => e.type), ['custom']);
+  await context.close();
+  await server.close();
+});
+
 test('network errors and 5xx are retried with the same events', async () => {
   const { server, tab, context } = await open(page({ 'batch-size': '2', 'batch-interval': '300' }, buttons), {
     respond: (req, n) => (n <= 2 ? { status: 503, headers: { 'retry-after': '1' } } : { status: 200 }),

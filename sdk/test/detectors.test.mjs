@@ -172,30 +172,36 @@ test('a prerendered page is no page view until it is opened, and its timings cou
   // Headless Chromium does not prerender: the page is told it is prerendered, and then
   // activated, as the browser would (document.prerendering, prerenderingchange,
   // activationStart).
-  const server = await captureServer({ pages: { '/': page({}, '<h1>Hello</h1>') } });
-  const context = await browser.newContext();
-  await context.addInitScript(() => {
-    let activatedAt = 0;
-    Object.defineProperty(Document.prototype, 'prerendering', { get: () => !activatedAt });
-    Object.defineProperty(PerformanceNavigationTiming.prototype, 'activationStart', { get: () => activatedAt });
-    window.activate = () => {
-      activatedAt = performance.now();
-      document.dispatchEvent(new Event('prerenderingchange'));
-    };
-  });
-  const tab = await context.newPage();
-  await tab.goto(server.base + '/');
-  await tab.waitForFunction(() => document.readyState === 'complete');
-  await sleep(600); // three batch intervals
-  assert.deepEqual(server.events().map((e) => e.type), [], 'nothing before the page is opened');
-  await tab.evaluate(() => window.activate());
-  const names = ['pageview', 'loadTime', 'timeToFirstByte'];
-  await until(() => names.every((n) => ofType(server.events(), n).length), 5000, 'the page view and timings');
-  // Loaded before it was opened: to the visitor, at once.
-  assert.equal(ofType(server.events(), 'loadTime')[0].value, 0);
-  assert.equal(ofType(server.events(), 'timeToFirstByte')[0].value, 0);
-  await context.close();
-  await server.close();
+  for (const vitals of [false, true]) {
+    const html = page({}, '<h1>Hello</h1>');
+    const server = await captureServer({ pages: { '/': vitals ? html.replace('/friction-tracker.js', '/friction-tracker.vitals.js') : html } });
+    const context = await browser.newContext();
+    await context.addInitScript(() => {
+      let activatedAt = 0;
+      Object.defineProperty(Document.prototype, 'prerendering', { get: () => !activatedAt });
+      Object.defineProperty(PerformanceNavigationTiming.prototype, 'activationStart', { get: () => activatedAt });
+      window.activate = () => {
+        activatedAt = performance.now();
+        document.dispatchEvent(new Event('prerenderingchange'));
+      };
+    });
+    const tab = await context.newPage();
+    await tab.goto(server.base + '/');
+    await tab.waitForFunction(() => document.readyState === 'complete');
+    await sleep(600); // three batch intervals
+    assert.deepEqual(server.events().map((e) => e.type), [], 'nothing before the page is opened');
+    await tab.evaluate(() => window.activate());
+    const names = ['pageview', 'loadTime', 'timeToFirstByte', ...(vitals ? ['firstContentfulPaint'] : [])];
+    await until(() => names.every((n) => ofType(server.events(), n).length), 5000, 'the page view and timings');
+    await tab.evaluate(() => window.friction.track('last'));
+    await context.close();
+    await until(() => ofType(server.events(), 'custom').length, 5000, 'the page-hide send');
+    // Loaded and painted before it was opened: to the visitor, at once.
+    for (const n of [...names.slice(1), ...(vitals ? ['largestContentfulPaint'] : [])]) {
+      assert.deepEqual(ofType(server.events(), n).map((e) => e.value), [0], n);
+    }
+    await server.close();
+  }
 });
 
 test('a click followed by an error is an error click, once; a later error is not', async () => {

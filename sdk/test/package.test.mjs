@@ -4,7 +4,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
-import { launch, openPage, until, KEY } from './helpers.mjs';
+import { launch, openPage, until, sleep, KEY } from './helpers.mjs';
 
 const SDK = new URL('..', import.meta.url);
 const pkg = JSON.parse(readFileSync(new URL('package.json', SDK), 'utf8'));
@@ -19,7 +19,7 @@ test('in a page, init() starts tracking with camelCase options and returns the o
 <script type="module">
   import { init } from '/friction-tracker.mjs';
   const friction = init({ apiKey: '${KEY}', endpoint: location.origin + '/v1/events', batchInterval: 200, keepQuery: true, respectDnt: false });
-  window.tracked = { same: init({ apiKey: 'fk_other' }) === friction, global: 'friction' in window, version: friction.version };
+  window.tracked = { same: init({ apiKey: 'fk_other' }) === friction, global: window.friction === friction, version: friction.version };
   friction.track('module loaded');
 </script></head><body><button id="b">b</button></body></html>`;
   const { server, tab, context, pageErrors } = await openPage(browser, html, {
@@ -28,10 +28,56 @@ test('in a page, init() starts tracking with camelCase options and returns the o
   await tab.goto(server.base + '/?plan=pro');
   await tab.click('#b');
   await until(() => ['pageview', 'custom', 'click'].every((t) => server.events().some((e) => e.type === t)), 5000, 'events');
-  assert.deepEqual(await tab.evaluate(() => window.tracked), { same: true, global: false, version: pkg.version });
+  assert.deepEqual(await tab.evaluate(() => window.tracked), { same: true, global: true, version: pkg.version });
   const view = server.events().find((e) => e.type === 'pageview' && e.url.includes('plan'));
   assert.ok(view, 'keepQuery: true kept the query');
   assert.ok(server.requests.every((r) => r.headers['x-api-key'] === KEY || r.query.get('api_key') === KEY));
+  assert.deepEqual(pageErrors, []);
+  await context.close();
+  await server.close();
+});
+
+test('one tracker per page: both module builds and the script tag share the first', async () => {
+  const html = `<!doctype html><html><head><meta charset="utf-8"><title>t</title>
+<script type="module">
+  import { init } from '/friction-tracker.mjs';
+  import { init as initVitals } from '/friction-tracker.vitals.mjs';
+  const endpoint = location.origin + '/v1/events';
+  window.same = init({ apiKey: '${KEY}', endpoint, batchInterval: 200 }) === initVitals({ apiKey: '${KEY}', endpoint });
+  const tag = document.createElement('script');
+  tag.src = '/friction-tracker.js';
+  tag.dataset.apiKey = '${KEY}';
+  tag.onload = () => { window.tagLoaded = true; };
+  document.head.append(tag);
+</script></head><body></body></html>`;
+  const { server, tab, context, pageErrors } = await openPage(browser, html, {
+    pages: { '/friction-tracker.mjs': build('friction-tracker.mjs'), '/friction-tracker.vitals.mjs': build('friction-tracker.vitals.mjs') },
+  });
+  await tab.waitForFunction(() => window.tagLoaded);
+  await tab.evaluate(() => window.friction.track('after all three'));
+  await until(() => server.events().some((e) => e.type === 'custom'), 5000, 'the custom event');
+  assert.equal(await tab.evaluate(() => window.same), true);
+  assert.equal(server.events().filter((e) => e.type === 'pageview').length, 1, 'one page view');
+  assert.deepEqual(pageErrors, []);
+  await context.close();
+  await server.close();
+});
+
+test('init() never throws: with an endpoint that is no URL it returns an API that does nothing', async () => {
+  const html = `<!doctype html><html><head><meta charset="utf-8"><title>t</title>
+<script type="module">
+  import { init } from '/friction-tracker.mjs';
+  const friction = init({ apiKey: '${KEY}', endpoint: 'http://[bad', batchInterval: 200 });
+  friction.track('x');
+  window.result = { stats: friction.stats(), global: 'friction' in window };
+</script></head><body></body></html>`;
+  const { server, tab, context, pageErrors } = await openPage(browser, html, {
+    pages: { '/friction-tracker.mjs': build('friction-tracker.mjs') },
+  });
+  await tab.waitForFunction(() => window.result);
+  assert.deepEqual(await tab.evaluate(() => window.result), { stats: { queued: 0, dropped: 0, sent: 0, failed: 0 }, global: false });
+  await sleep(500);
+  assert.equal(server.requests.length, 0);
   assert.deepEqual(pageErrors, []);
   await context.close();
   await server.close();

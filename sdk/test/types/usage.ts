@@ -12,6 +12,8 @@ const stats: FrictionStats = friction.stats();
 const queued: number = stats.queued + stats.sent + stats.failed + stats.dropped;
 const version: string = initWithVitals({ apiKey: 'fk_x' }).version;
 window.friction?.track('from the script build');
+// @ts-expect-error the loader's stand-in has no stats() until the script has run
+window.friction?.stats();
 
 // @ts-expect-error the key is required
 init({});
