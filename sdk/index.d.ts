@@ -7,7 +7,7 @@ export interface FrictionOptions {
   apiKey: string;
   /** Ingest's `/v1/events` URL. Defaults to this page's origin + `/v1/events`. */
   endpoint?: string;
-  /** Send as soon as this many events wait (default 10). */
+  /** Send as soon as this many events wait (default 20). */
   batchSize?: number;
   /** Otherwise send every this many ms (default 5000). */
   batchInterval?: number;

@@ -42,7 +42,7 @@ function tracker(w, d, options) {
   // Settings, from the script tag's data- attributes or init()'s options (sdk/README.md).
   // Absolute, so the tracker's own requests are told apart from the page's.
   var endpoint = new URL(attr('endpoint', origin + '/v1/events'), location.href).href;
-  var batchSize = num('batch-size', 10);
+  var batchSize = num('batch-size', 20);
   var keepQuery = flag('keep-query', false);
   var rageClicks = num('rage-clicks', 3);
   var rageWindow = num('rage-window', 1000);
@@ -110,9 +110,10 @@ function tracker(w, d, options) {
     });
   }
 
+  // The API's functions and the handlers take at most two arguments.
   function guard(fn) {
-    return function () {
-      try { return fn.apply(this, arguments); } catch (e) { /* never break the host page */ }
+    return function (a, b) {
+      try { return fn(a, b); } catch (e) { /* never break the host page */ }
     };
   }
 
