@@ -226,6 +226,17 @@ test('works under a strict CSP and never throws into the page', async () => {
   await noKey.server.close();
 });
 
+test('an endpoint that is no URL leaves the tracker off, without an error in the page', async () => {
+  const { server, tab, context, pageErrors } = await open(page({ endpoint: 'http://[bad', 'batch-size': '1' }, buttons));
+  await tab.click('#a');
+  await sleep(400);
+  assert.equal(await tab.evaluate(() => window.friction), undefined);
+  assert.equal(server.requests.length, 0);
+  assert.deepEqual(pageErrors, []);
+  await context.close();
+  await server.close();
+});
+
 test('calls made before the script arrives are queued by the documented loader and replayed', async () => {
   const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
   const loader = readme.split('\n').find((line) => line.startsWith('<script>!function(w){var f=w.friction'));
