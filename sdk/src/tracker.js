@@ -66,14 +66,14 @@ function tracker(w, d, options) {
   var attempts = 0;
   var retryAt = 0;
   var backoff = 0;
-  var errors = {};
+  var errors = new Map(); // by type, message and place: one event each, counted
   var activity = 0; // DOM mutations, navigations, requests, scrolls, focus changes
 
   // JSON written here, not by JSON.stringify: a page may override it or give arrays a
   // toJSON (Prototype.js). A lone surrogate (text cut mid-pair) would make ingest refuse
   // the whole batch: it is left as it is, and becomes U+FFFD when the body is encoded as
-  // UTF-8 (fetch, Response and Blob all take text so). Objects here hold no undefined
-  // values: event() leaves them out.
+  // UTF-8 (fetch, Response and Blob all take text so). Fields without a value (undefined
+  // or null) are left out. Only own keys count: a page may add to Object.prototype.
   function json(v) {
     return typeof v === 'string'
       ? '"' + v.replace(/[\u0000-\u001f"\\]/g, function (c) {
@@ -81,7 +81,8 @@ function tracker(w, d, options) {
       }) + '"'
       : Array.isArray(v) ? '[' + v.map(json).join(',') + ']'
         : v && typeof v === 'object'
-          ? '{' + Object.keys(v).map(function (k) { return json(k) + ':' + json(v[k]); }).join(',') + '}'
+          ? '{' + Object.keys(v).filter(function (k) { return v[k] != null; })
+            .map(function (k) { return json(k) + ':' + json(v[k]); }).join(',') + '}'
           : typeof v === 'number' && !isFinite(v) ? 'null' : String(v);
   }
 
@@ -123,15 +124,16 @@ function tracker(w, d, options) {
     var now = Date.now();
     try { session = session || sessionStorage.getItem(SESSION_KEY).split(' '); } catch (e) { /* none yet, or storage off */ }
     // Also new when what is stored does not read (NaN).
-    if (!(now - (session || 0)[1] <= SESSION_IDLE_MS)) session = [uuid(), 0];
+    // A new one is stored at once (a popup opened now copies the tab's storage).
+    if (!(now - (session || 0)[1] <= SESSION_IDLE_MS)) keepSession(session = [uuid(), now]);
     session[1] = now;
     return session[0];
   }
 
-  // Stored for the visit's next page when a batch is made and when the page is hidden,
-  // not in the click: writing storage costs tens of microseconds.
+  // The time of the last event is stored every batch interval and when the page is
+  // hidden, not in the click: writing storage costs tens of microseconds.
   function keepSession() {
-    try { sessionStorage.setItem(SESSION_KEY, session.join(' ')); } catch (e) { /* no event yet, or storage off */ }
+    if (active()) try { sessionStorage.setItem(SESSION_KEY, session.join(' ')); } catch (e) { /* no event yet, or storage off */ }
   }
 
   // A page's URL (or referrer) without its query string and fragment (unless
@@ -173,7 +175,7 @@ function tracker(w, d, options) {
   // An event of `type` with what every event carries, and `fields` (its kind is left
   // out: ingest derives it from the type). finish() completes it.
   function event(type, fields) {
-    var e = {
+    return Object.assign({
       type: type,
       session_id: sessionId(),
       page_view_id: pageViewId,
@@ -181,9 +183,7 @@ function tracker(w, d, options) {
       url: location.href,
       viewport_width: w.innerWidth,
       viewport_height: w.innerHeight
-    };
-    for (var k in fields) if (fields[k] != null) e[k] = fields[k];
-    return e;
+    }, fields);
   }
 
   function emit(type, fields) {
@@ -191,7 +191,7 @@ function tracker(w, d, options) {
     queue.push(event(type, fields));
     bound();
     // Sent from a task of its own: the click or error that filled the batch does not wait.
-    if (queue.length === batchSize) setTimeout(guard(flush));
+    if (queue.length >= batchSize) setTimeout(guard(flush));
   }
 
   // An event as it is sent, once: its id given, its URL as pageUrl() sends it, every text
@@ -201,7 +201,7 @@ function tracker(w, d, options) {
     if (!e.event_id) {
       e.event_id = uuid();
       e.url = pageUrl(e.url);
-      for (var k in e) if (typeof e[k] === 'string') e[k] = cut(e[k], LIMITS[k] || 1024);
+      Object.keys(e).forEach(function (k) { if (typeof e[k] === 'string') e[k] = cut(e[k], LIMITS[k] || 1024); });
     }
     return e;
   }
@@ -215,8 +215,8 @@ function tracker(w, d, options) {
 
   // Errors collected so far (only while tracking is on: withdrawing consent clears them).
   function takeErrors() {
-    for (var key in errors) queue.push(errors[key]);
-    errors = {};
+    errors.forEach(function (e) { queue.push(e); });
+    errors.clear();
     bound();
   }
 
@@ -510,13 +510,13 @@ function tracker(w, d, options) {
       emit('error_click', Object.assign(lastClick, { message: message, t: undefined }));
     }
     var key = type + '|' + message + '|' + source + '|' + line + '|' + column;
-    var e = errors[key];
+    var e = errors.get(key);
     if (e) { if (e.count < 1e6) e.count++; return; } // ingest's limit
-    if (Object.keys(errors).length >= 50) { stats.dropped++; return; }
-    errors[key] = event(type, {
+    if (errors.size >= 50) { stats.dropped++; return; }
+    errors.set(key, event(type, {
       message: message, source: scrubText(source), line: line || 0, column: column || 0,
       stack: scrubText(stack), count: 1
-    });
+    }));
   }
 
   function onError(ev) {
@@ -773,7 +773,7 @@ function tracker(w, d, options) {
       // one in flight is not retried.
       if (!consent) {
         queue = [];
-        errors = {};
+        errors.clear();
         compressing = 0;
         kept();
       }

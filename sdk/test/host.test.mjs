@@ -52,13 +52,15 @@ test("the page's onerror and unhandledrejection see the same with a cross-origin
   assert.ok(withTracker.server.events().length > 0, 'the tracker worked');
 });
 
-test('frozen globals and overridden JSON or Array.prototype.toJSON break neither page nor batches', async () => {
+test('frozen globals, overridden JSON, Array.prototype.toJSON or additions to Object.prototype break neither page nor batches', async () => {
   const hostile = `<script>
     Object.defineProperty(window, 'fetch', { value: window.fetch, writable: false, configurable: false });
     Object.freeze(History.prototype);
     Object.freeze(XMLHttpRequest.prototype);
     Array.prototype.toJSON = function () { return 'not an array'; };
     JSON.stringify = function () { throw new Error('JSON.stringify is disabled here'); };
+    Object.prototype.lib = 'x';
+    Object.prototype.each = function () {};
   </script>`;
   const server = await captureServer({
     pages: { '/': page({ 'batch-interval': '200' }, '<button id="b">b</button><p>text \ud83d</p>', hostile) },
