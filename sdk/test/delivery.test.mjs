@@ -48,11 +48,11 @@ test('leaving the page sends what is queued with sendBeacon and the key in the q
   await server.close();
 });
 
-// A page opened after `init` ran in it, as Chromium is or changed by `init`.
-async function openWith(init, html) {
+// A page opened after each of `inits` ran in it.
+async function openWith(inits, html) {
   const server = await captureServer({ pages: { '/': html, '/other': '<p>other</p>' } });
   const context = await browser.newContext();
-  if (init) await context.addInitScript(init);
+  for (const init of inits) await context.addInitScript(init);
   const tab = await context.newPage();
   await tab.goto(server.base + '/');
   return { server, tab, context };
@@ -60,7 +60,7 @@ async function openWith(init, html) {
 
 test('batches go gzipped where the browser offers CompressionStream, plain where not', async () => {
   for (const gzip of [true, false]) {
-    const { server, tab, context } = await openWith(gzip ? null : () => { delete window.CompressionStream; },
+    const { server, tab, context } = await openWith(gzip ? [] : [() => { delete window.CompressionStream; }],
       page({ 'batch-size': '3', 'batch-interval': '60000' }, buttons));
     await tab.click('#a');
     await tab.click('#a', { delay: 5 });
@@ -74,14 +74,15 @@ test('batches go gzipped where the browser offers CompressionStream, plain where
   }
 });
 
-test('a batch still being compressed when the page goes away leaves with it', async () => {
-  // A compression that never ends holds the batch until the page is left.
-  const stall = () => {
-    window.CompressionStream = class extends TransformStream {
-      constructor() { super({ transform: () => new Promise(() => {}) }); }
-    };
+// A compression that never ends: the batch being compressed stays so.
+const stallCompression = () => {
+  window.CompressionStream = class extends TransformStream {
+    constructor() { super({ transform: () => new Promise(() => {}) }); }
   };
-  const { server, tab, context } = await openWith(stall, page({ 'batch-size': '2', 'batch-interval': '60000' }, buttons));
+};
+
+test('a batch still being compressed when the page goes away leaves with it', async () => {
+  const { server, tab, context } = await openWith([stallCompression], page({ 'batch-size': '2', 'batch-interval': '60000' }, buttons));
   // The page view and a timing make the first batch, which stalls; the click waits behind it.
   await tab.click('#a');
   await until(() => tab.evaluate(() => window.friction.stats().queued > 0), 5000, 'the click queued');
@@ -95,17 +96,14 @@ test('a batch still being compressed when the page goes away leaves with it', as
 });
 
 test('consent withdrawn while a batch is being compressed: that batch is never sent', async () => {
-  const stall = () => {
-    window.CompressionStream = class extends TransformStream {
-      constructor() { super({ transform: () => new Promise(() => {}) }); }
-    };
-    // Hides and shows the page as switching tabs does.
+  // Hides and shows the page as switching tabs does.
+  const visibility = () => {
     window.setVisibility = (state) => {
       Object.defineProperty(document, 'visibilityState', { value: state, configurable: true });
       document.dispatchEvent(new Event('visibilitychange'));
     };
   };
-  const { server, tab, context } = await openWith(stall, page({ 'batch-size': '2', 'batch-interval': '60000' }, buttons));
+  const { server, tab, context } = await openWith([stallCompression, visibility], page({ 'batch-size': '2', 'batch-interval': '60000' }, buttons));
   await tab.click('#a');
   await until(() => tab.evaluate(() => window.friction.stats().queued > 0), 5000, 'the click queued behind the stalled batch');
   await tab.evaluate(() => {

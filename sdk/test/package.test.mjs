@@ -10,21 +10,25 @@ const SDK = new URL('..', import.meta.url);
 const pkg = JSON.parse(readFileSync(new URL('package.json', SDK), 'utf8'));
 const build = (file) => readFileSync(new URL(`dist/${file}`, SDK), 'utf8');
 
+// A page whose module script is `script` (the module builds are served beside it).
+function openModulePage(script, body = '') {
+  const html = `<!doctype html><html><head><meta charset="utf-8"><title>t</title>
+<script type="module">${script}</script></head><body>${body}</body></html>`;
+  return openPage(browser, html, {
+    pages: { '/friction-tracker.mjs': build('friction-tracker.mjs'), '/friction-tracker.vitals.mjs': build('friction-tracker.vitals.mjs') },
+  });
+}
+
 let browser;
 before(async () => { browser = await launch(); });
 after(async () => { await browser.close(); });
 
 test('in a page, init() starts tracking with camelCase options and returns the one API', async () => {
-  const html = `<!doctype html><html><head><meta charset="utf-8"><title>t</title>
-<script type="module">
+  const { server, tab, context, pageErrors } = await openModulePage(`
   import { init } from '/friction-tracker.mjs';
   const friction = init({ apiKey: '${KEY}', endpoint: location.origin + '/v1/events', batchInterval: 200, keepQuery: true, respectDnt: false });
   window.tracked = { same: init({ apiKey: 'fk_other' }) === friction, global: window.friction === friction, version: friction.version };
-  friction.track('module loaded');
-</script></head><body><button id="b">b</button></body></html>`;
-  const { server, tab, context, pageErrors } = await openPage(browser, html, {
-    pages: { '/friction-tracker.mjs': build('friction-tracker.mjs') },
-  });
+  friction.track('module loaded');`, '<button id="b">b</button>');
   await tab.goto(server.base + '/?plan=pro');
   await tab.click('#b');
   await until(() => ['pageview', 'custom', 'click'].every((t) => server.events().some((e) => e.type === t)), 5000, 'events');
@@ -38,8 +42,7 @@ test('in a page, init() starts tracking with camelCase options and returns the o
 });
 
 test('one tracker per page: both module builds and the script tag share the first', async () => {
-  const html = `<!doctype html><html><head><meta charset="utf-8"><title>t</title>
-<script type="module">
+  const { server, tab, context, pageErrors } = await openModulePage(`
   import { init } from '/friction-tracker.mjs';
   import { init as initVitals } from '/friction-tracker.vitals.mjs';
   const endpoint = location.origin + '/v1/events';
@@ -48,11 +51,7 @@ test('one tracker per page: both module builds and the script tag share the firs
   tag.src = '/friction-tracker.js';
   tag.dataset.apiKey = '${KEY}';
   tag.onload = () => { window.tagLoaded = true; };
-  document.head.append(tag);
-</script></head><body></body></html>`;
-  const { server, tab, context, pageErrors } = await openPage(browser, html, {
-    pages: { '/friction-tracker.mjs': build('friction-tracker.mjs'), '/friction-tracker.vitals.mjs': build('friction-tracker.vitals.mjs') },
-  });
+  document.head.append(tag);`);
   await tab.waitForFunction(() => window.tagLoaded);
   await tab.evaluate(() => window.friction.track('after all three'));
   await until(() => server.events().some((e) => e.type === 'custom'), 5000, 'the custom event');
@@ -64,16 +63,11 @@ test('one tracker per page: both module builds and the script tag share the firs
 });
 
 test('init() never throws: with an endpoint that is no URL it returns an API that does nothing', async () => {
-  const html = `<!doctype html><html><head><meta charset="utf-8"><title>t</title>
-<script type="module">
+  const { server, tab, context, pageErrors } = await openModulePage(`
   import { init } from '/friction-tracker.mjs';
   const friction = init({ apiKey: '${KEY}', endpoint: 'http://[bad', batchInterval: 200 });
   friction.track('x');
-  window.result = { stats: friction.stats(), global: 'friction' in window };
-</script></head><body></body></html>`;
-  const { server, tab, context, pageErrors } = await openPage(browser, html, {
-    pages: { '/friction-tracker.mjs': build('friction-tracker.mjs') },
-  });
+  window.result = { stats: friction.stats(), global: 'friction' in window };`);
   await tab.waitForFunction(() => window.result);
   assert.deepEqual(await tab.evaluate(() => window.result), { stats: { queued: 0, dropped: 0, sent: 0, failed: 0 }, global: false });
   await sleep(500);
