@@ -5,27 +5,28 @@ use std::time::Duration;
 
 use friction_schema::export::JobMessage;
 use friction_service::config::KafkaConfig;
+use friction_service::producer::{AckedProducer, Record};
 use rdkafka::error::KafkaError;
-use rdkafka::producer::{FutureProducer, FutureRecord};
 
 /// How long queueing a job may take before the request answers 503.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The producer of the export-jobs topic.
 pub struct JobQueue {
-    producer: FutureProducer,
+    producer: AckedProducer,
     topic: String,
 }
 
 impl JobQueue {
     /// A producer for `topic` (no connection until the first job).
     pub fn new(kafka: &KafkaConfig, topic: String) -> Result<Self, KafkaError> {
-        let producer = kafka
-            .client_config()
-            .set("acks", "all")
-            .set("enable.idempotence", "true")
-            .set("message.timeout.ms", SEND_TIMEOUT.as_millis().to_string())
-            .create()?;
+        let producer = AckedProducer::new(
+            kafka
+                .client_config()
+                .set("acks", "all")
+                .set("enable.idempotence", "true")
+                .set("message.timeout.ms", SEND_TIMEOUT.as_millis().to_string()),
+        )?;
         Ok(JobQueue { producer, topic })
     }
 
@@ -33,11 +34,12 @@ impl JobQueue {
     pub async fn send(&self, job: JobMessage) -> Result<(), KafkaError> {
         let key = job.job_id.to_string();
         let payload = serde_json::to_vec(&job).unwrap_or_default();
-        let record = FutureRecord::to(&self.topic).key(&key).payload(&payload);
-        self.producer
-            .send(record, SEND_TIMEOUT)
-            .await
-            .map(|_| ())
-            .map_err(|(e, _)| e)
+        let record = Record {
+            topic: &self.topic,
+            key: Some(&key),
+            payload: &payload,
+            headers: None,
+        };
+        self.producer.send(record)?.await
     }
 }

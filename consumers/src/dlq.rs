@@ -4,9 +4,9 @@
 use std::time::Duration;
 
 use friction_schema::topics::DLQ_REASON_HEADER;
+use friction_service::producer::{AckedProducer, Record};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::ClientConfig;
 
 /// Where a dead letter came from.
@@ -24,7 +24,7 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Producer for the dead-letter topic.
 pub struct DeadLetters {
-    producer: FutureProducer,
+    producer: AckedProducer,
     topic: String,
 }
 
@@ -36,7 +36,7 @@ impl DeadLetters {
             .set("enable.idempotence", "true")
             .set("message.timeout.ms", SEND_TIMEOUT.as_millis().to_string());
         Ok(DeadLetters {
-            producer: client.create()?,
+            producer: AckedProducer::new(&client)?,
             topic,
         })
     }
@@ -68,13 +68,12 @@ impl DeadLetters {
                 key: "friction-source-offset",
                 value: Some(&offset),
             });
-        let record = FutureRecord::<(), [u8]>::to(&self.topic)
-            .payload(payload)
-            .headers(headers);
-        self.producer
-            .send(record, SEND_TIMEOUT)
-            .await
-            .map(|_| ())
-            .map_err(|(e, _)| e)
+        let record = Record::<(), [u8]> {
+            topic: &self.topic,
+            key: None,
+            payload,
+            headers: Some(headers),
+        };
+        self.producer.send(record)?.await
     }
 }

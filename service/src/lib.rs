@@ -7,6 +7,7 @@
 //!   shutdown), the request body with a deadline, and the JSON error shape;
 //! - [`metrics`]: the process and build-info metrics every service exposes;
 //! - [`ops`]: `/healthz`, `/readyz` and `/metrics`;
+//! - [`producer`]: the acknowledged Kafka producer every service writes with;
 //! - [`shutdown`]: SIGTERM/SIGINT turned into a broadcast every task can wait on;
 //! - [`backoff`]: the one retry delay (exponential, capped, jittered);
 //! - [`clock`]: time as an argument, so time-based logic is tested without sleeping;
@@ -20,5 +21,6 @@ pub mod config;
 pub mod http;
 pub mod metrics;
 pub mod ops;
+pub mod producer;
 pub mod shutdown;
 pub mod telemetry;

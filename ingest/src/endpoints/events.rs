@@ -6,7 +6,7 @@ use std::cell::RefCell;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use rdkafka::producer::DeliveryFuture;
+use friction_service::producer::Ack;
 use tokio::sync::OwnedSemaphorePermit;
 
 use friction_schema::envelope::{EnvelopeHeader, RawEvent, ENVELOPE_VERSION};
@@ -169,7 +169,7 @@ struct Queued {
     breakdown: Breakdown,
     rejected: Vec<Rejection>,
     rate: Rate,
-    pending: Vec<DeliveryFuture>,
+    pending: Vec<Ack>,
 }
 
 /// Validates `body`, spends the key's rate, and queues the valid events as received

@@ -10,8 +10,8 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use friction_schema::envelope::{self, EnvelopeHeader, RawEvent};
+use friction_service::producer::{Ack, AckedProducer, Record};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
 use rdkafka::ClientConfig;
 
 /// Why a batch is not in Kafka (the caller answers 503).
@@ -43,14 +43,14 @@ pub struct SinkConfig {
 
 /// Writes raw batches to Kafka.
 pub struct KafkaSink {
-    producer: RwLock<Arc<FutureProducer>>,
+    producer: RwLock<Arc<AckedProducer>>,
     config: SinkConfig,
 }
 
 impl KafkaSink {
     /// Creates the producer (no connection is made until the first message).
     pub fn new(config: SinkConfig) -> Result<Self, KafkaError> {
-        let producer = config.client.create()?;
+        let producer = AckedProducer::new(&config.client)?;
         Ok(KafkaSink {
             producer: RwLock::new(Arc::new(producer)),
             config,
@@ -79,7 +79,7 @@ impl KafkaSink {
         base
     }
 
-    fn current(&self) -> Arc<FutureProducer> {
+    fn current(&self) -> Arc<AckedProducer> {
         self.producer
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -95,20 +95,21 @@ impl KafkaSink {
         header: &EnvelopeHeader<'_>,
         events: &[RawEvent<'_>],
         buf: &mut Vec<u8>,
-    ) -> Result<Vec<DeliveryFuture>, SinkError> {
+    ) -> Result<Vec<Ack>, SinkError> {
         let producer = self.current();
-        let mut pending: Vec<DeliveryFuture> = Vec::with_capacity(1);
+        let mut pending: Vec<Ack> = Vec::with_capacity(1);
         let queued = envelope::encode(
             header,
             events,
             self.config.max_message_bytes,
             buf,
             |message| {
-                let record = FutureRecord::to(&self.config.topic)
-                    .key(key)
-                    .payload(message);
-                let delivery = producer.send_result(record).map_err(|(e, _)| e)?;
-                pending.push(delivery);
+                pending.push(producer.send(Record {
+                    topic: &self.config.topic,
+                    key: Some(key),
+                    payload: message,
+                    headers: None,
+                })?);
                 Ok::<_, KafkaError>(())
             },
         );
@@ -123,16 +124,12 @@ impl KafkaSink {
 
     /// Waits (up to the request deadline) until the broker acknowledged every queued
     /// message; returns how many there were.
-    pub async fn acked(&self, pending: Vec<DeliveryFuture>) -> Result<usize, SinkError> {
+    pub async fn acked(&self, pending: Vec<Ack>) -> Result<usize, SinkError> {
         let producer = self.current();
         let messages = pending.len();
         let acks = async {
-            for delivery in pending {
-                match delivery.await {
-                    Ok(Ok(_)) => {}
-                    Ok(Err((e, _))) => return Err(e),
-                    Err(_) => return Err(KafkaError::Canceled),
-                }
+            for ack in pending {
+                ack.await?;
             }
             Ok(())
         };
@@ -144,10 +141,10 @@ impl KafkaSink {
     }
 
     /// Records a failure, replacing the producer when librdkafka declared it dead.
-    fn failed(&self, producer: &Arc<FutureProducer>, e: KafkaError) -> SinkError {
+    fn failed(&self, producer: &Arc<AckedProducer>, e: KafkaError) -> SinkError {
         if let Some((code, reason)) = producer.client().fatal_error() {
             tracing::error!(?code, %reason, "kafka producer hit a fatal error; replacing it");
-            match self.config.client.create::<FutureProducer>() {
+            match AckedProducer::new(&self.config.client) {
                 Ok(fresh) => {
                     let mut slot = self.producer.write().unwrap_or_else(|p| p.into_inner());
                     // Another request may have replaced it already.
