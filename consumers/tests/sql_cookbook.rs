@@ -8,42 +8,7 @@ use friction_consumers::writer::Writer;
 use friction_schema::envelope::{EnvelopeHeader, ENVELOPE_VERSION};
 use friction_schema::now_ms;
 use friction_testkit as kit;
-use serde_json::json;
 use uuid::Uuid;
-
-fn sample_batch(now: i64) -> String {
-    let base = |t: &str, offset: i64, extra: serde_json::Value| {
-        let mut e = json!({
-            "event_id": Uuid::new_v4().to_string(),
-            "type": t,
-            "session_id": "session-0",
-            "page_view_id": "pv-0",
-            "timestamp": now - offset,
-            "url": "https://shop.example.com/page/0?utm=x",
-            "viewport_width": 1280,
-            "viewport_height": 800,
-        });
-        e.as_object_mut()
-            .unwrap()
-            .extend(extra.as_object().unwrap().clone());
-        e
-    };
-    json!({"events": [
-        base("pageview", 9000, json!({"navigation_type": "load"})),
-        base("rage_click", 8000, json!({"click_count": 4, "selector": "button#buy", "x": 100, "y": 200})),
-        base("dead_click", 7000, json!({"selector": "span.badge", "x": 10, "y": 20})),
-        base("javascript_error", 6000, json!({"message": "TypeError: x", "source": "app.js", "line": 3, "count": 2})),
-        base("unhandled_rejection", 5500, json!({"message": "Error: 502"})),
-        base("form_validation_error", 5000, json!({"form": "#pay", "field_name": "email", "field_type": "email", "validity": ["typeMismatch"]})),
-        base("error_click", 4500, json!({"selector": "button#buy", "element_tag": "button", "message": "TypeError: x"})),
-        base("quick_back", 4200, json!({})),
-        base("click", 4000, json!({"x": 104, "y": 207, "selector": "button#buy", "element_tag": "button"})),
-        base("click", 3000, json!({"x": 33, "y": 44, "selector": "a.nav", "element_tag": "a"})),
-        base("loadTime", 2000, json!({"value": 1500.0})),
-        base("firstContentfulPaint", 2000, json!({"value": 600.0})),
-    ]})
-    .to_string()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_cookbook_query_runs_and_returns_rows() {
@@ -61,7 +26,7 @@ async fn every_cookbook_query_runs_and_returns_rows() {
         user_agent: "Mozilla/5.0",
         clock_skew_ms: 0,
     };
-    let message = kit::envelopes(&sample_batch(now), &header, 1 << 20).remove(0);
+    let message = kit::envelopes(&kit::every_kind_batch(now), &header, 1 << 20).remove(0);
     let writer = Writer::new(client.clone());
     // Written twice with different tokens, as a redelivery after a crash would be: the
     // cookbook's counts must not change.

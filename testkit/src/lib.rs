@@ -62,6 +62,43 @@ pub fn envelopes(
     out
 }
 
+/// An SDK batch at `now` with events of every kind (pageview, the friction types, clicks,
+/// two metrics), each with a fresh `event_id`, in one session on `/page/0`.
+pub fn every_kind_batch(now: i64) -> String {
+    use serde_json::json;
+    let base = |t: &str, offset: i64, extra: serde_json::Value| {
+        let mut e = json!({
+            "event_id": Uuid::new_v4().to_string(),
+            "type": t,
+            "session_id": "session-0",
+            "page_view_id": "pv-0",
+            "timestamp": now - offset,
+            "url": "https://shop.example.com/page/0?utm=x",
+            "viewport_width": 1280,
+            "viewport_height": 800,
+        });
+        if let (Some(e), Some(extra)) = (e.as_object_mut(), extra.as_object()) {
+            e.extend(extra.clone());
+        }
+        e
+    };
+    json!({"events": [
+        base("pageview", 9000, json!({"navigation_type": "load"})),
+        base("rage_click", 8000, json!({"click_count": 4, "selector": "button#buy", "x": 100, "y": 200})),
+        base("dead_click", 7000, json!({"selector": "span.badge", "x": 10, "y": 20})),
+        base("javascript_error", 6000, json!({"message": "TypeError: x", "source": "app.js", "line": 3, "count": 2})),
+        base("unhandled_rejection", 5500, json!({"message": "Error: 502"})),
+        base("form_validation_error", 5000, json!({"form": "#pay", "field_name": "email", "field_type": "email", "validity": ["typeMismatch"]})),
+        base("error_click", 4500, json!({"selector": "button#buy", "element_tag": "button", "message": "TypeError: x"})),
+        base("quick_back", 4200, json!({})),
+        base("click", 4000, json!({"x": 104, "y": 207, "selector": "button#buy", "element_tag": "button"})),
+        base("click", 3000, json!({"x": 33, "y": 44, "selector": "a.nav", "element_tag": "a"})),
+        base("loadTime", 2000, json!({"value": 1500.0})),
+        base("firstContentfulPaint", 2000, json!({"value": 600.0})),
+    ]})
+    .to_string()
+}
+
 /// A short unique name.
 pub fn unique(prefix: &str) -> String {
     format!("{prefix}_{}", &Uuid::new_v4().simple().to_string()[..12])
