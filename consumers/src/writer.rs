@@ -4,15 +4,6 @@
 //! that does not, is returned as a dead letter and the rest is written. Each table
 //! gets one INSERT per batch carrying the batch's `insert_deduplication_token`, so a
 //! retried batch is dropped by ClickHouse instead of written twice.
-//!
-//! Each table's first INSERT in a process is checked row by row against the table's
-//! columns (names and types, by the clickhouse crate, with errors that name the column).
-//! Once one succeeded the row type is known to match, and later INSERTs are plain
-//! RowBinary: the per-row check was about a tenth of the consumer's CPU. The rows have
-//! no optional or variant fields, so one checked row vouches for every row of its type.
-
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 
 use friction_schema::envelope::{Decoder, EnvelopeHeader};
 use friction_schema::rows::{table, EventRow, FrictionRow, HeatmapRow, PerformanceRow};
@@ -63,37 +54,13 @@ pub struct Scratch {
 /// Writes batches.
 #[derive(Clone)]
 pub struct Writer {
-    clients: Clients,
-}
-
-/// The checking and the plain client, and which tables were checked.
-#[derive(Clone)]
-struct Clients {
-    checking: clickhouse::Client,
-    plain: clickhouse::Client,
-    checked: Arc<PerKind<AtomicBool>>,
-}
-
-impl Clients {
-    /// The client for the next INSERT into `kind`'s table, and whether it checks.
-    fn for_table(&self, kind: Kind) -> (&clickhouse::Client, bool) {
-        match self.checked.get(kind).load(Ordering::Relaxed) {
-            true => (&self.plain, false),
-            false => (&self.checking, true),
-        }
-    }
+    client: clickhouse::Client,
 }
 
 impl Writer {
     /// A writer on the friction database of `client`.
     pub fn new(client: clickhouse::Client) -> Self {
-        Writer {
-            clients: Clients {
-                plain: client.clone().with_validation(false),
-                checking: client.with_validation(true),
-                checked: Arc::default(),
-            },
-        }
+        Writer { client }
     }
 
     /// Writes every event of `payloads` (raw messages) with `token` for de-duplication.
@@ -103,7 +70,7 @@ impl Writer {
         token: &str,
         scratch: &mut Scratch,
     ) -> Result<Outcome, WriteError> {
-        let mut inserts = Inserts::new(&self.clients, token);
+        let mut inserts = Inserts::new(&self.client, token);
         let mut dead = Vec::new();
         let Scratch { decoder, message } = scratch;
         for (payload, source) in payloads {
@@ -143,13 +110,13 @@ impl Writer {
 
     /// Whether ClickHouse answers, for readiness.
     pub async fn ping(&self) -> bool {
-        self.clients.plain.query("SELECT 1").execute().await.is_ok()
+        self.client.query("SELECT 1").execute().await.is_ok()
     }
 }
 
 /// The three tables' INSERTs of one batch.
 struct Inserts<'c> {
-    clients: &'c Clients,
+    client: &'c clickhouse::Client,
     token: &'c str,
     friction: TableInsert<FrictionRow<'static>>,
     heatmap: TableInsert<HeatmapRow<'static>>,
@@ -157,9 +124,9 @@ struct Inserts<'c> {
 }
 
 impl<'c> Inserts<'c> {
-    fn new(clients: &'c Clients, token: &'c str) -> Self {
+    fn new(client: &'c clickhouse::Client, token: &'c str) -> Self {
         Inserts {
-            clients,
+            client,
             token,
             friction: TableInsert::new(Kind::Friction),
             heatmap: TableInsert::new(Kind::Heatmap),
@@ -172,20 +139,19 @@ impl<'c> Inserts<'c> {
         header: &EnvelopeHeader<'_>,
         event: &Event<'_>,
     ) -> Result<(), WriteError> {
-        let (clients, token) = (self.clients, self.token);
+        let (client, token) = (self.client, self.token);
         match EventRow::new(header, event) {
-            EventRow::Friction(row) => self.friction.put(clients, token, &row).await,
-            EventRow::Heatmap(row) => self.heatmap.put(clients, token, &row).await,
-            EventRow::Performance(row) => self.performance.put(clients, token, &row).await,
+            EventRow::Friction(row) => self.friction.put(client, token, &row).await,
+            EventRow::Heatmap(row) => self.heatmap.put(client, token, &row).await,
+            EventRow::Performance(row) => self.performance.put(client, token, &row).await,
         }
     }
 
     async fn end(self) -> Result<Written, WriteError> {
-        let clients = self.clients;
         Ok(Written {
-            friction: self.friction.end(clients).await?,
-            heatmap: self.heatmap.end(clients).await?,
-            performance: self.performance.end(clients).await?,
+            friction: self.friction.end().await?,
+            heatmap: self.heatmap.end().await?,
+            performance: self.performance.end().await?,
         })
     }
 }
@@ -194,8 +160,6 @@ impl<'c> Inserts<'c> {
 struct TableInsert<T> {
     kind: Kind,
     insert: Option<clickhouse::insert::Insert<T>>,
-    /// Whether this INSERT checks its rows against the table.
-    checking: bool,
     rows: u64,
 }
 
@@ -204,30 +168,25 @@ impl<T: clickhouse::RowWrite> TableInsert<T> {
         TableInsert {
             kind,
             insert: None,
-            checking: false,
             rows: 0,
         }
     }
 
     async fn put(
         &mut self,
-        clients: &Clients,
+        client: &clickhouse::Client,
         token: &str,
         row: &T::Value<'_>,
     ) -> Result<(), WriteError> {
         let insert = match &mut self.insert {
             Some(insert) => insert,
-            slot => {
-                let (client, checking) = clients.for_table(self.kind);
-                self.checking = checking;
-                slot.insert(
-                    client
-                        .insert::<T>(table(self.kind))
-                        .await
-                        .map_err(classify)?
-                        .with_setting("insert_deduplication_token", token),
-                )
-            }
+            slot => slot.insert(
+                client
+                    .insert::<T>(table(self.kind))
+                    .await
+                    .map_err(classify)?
+                    .with_setting("insert_deduplication_token", token),
+            ),
         };
         insert.write(row).await.map_err(classify)?;
         self.rows += 1;
@@ -235,15 +194,9 @@ impl<T: clickhouse::RowWrite> TableInsert<T> {
     }
 
     /// Ends the INSERT (if a row was written) and returns the rows written.
-    async fn end(self, clients: &Clients) -> Result<u64, WriteError> {
+    async fn end(self) -> Result<u64, WriteError> {
         if let Some(insert) = self.insert {
             insert.end().await.map_err(classify)?;
-            if self.checking {
-                clients
-                    .checked
-                    .get(self.kind)
-                    .store(true, Ordering::Relaxed);
-            }
         }
         Ok(self.rows)
     }

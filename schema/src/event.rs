@@ -47,15 +47,6 @@ pub struct PerKind<T> {
 
 impl<T> PerKind<T> {
     /// The value of `kind`.
-    pub fn get(&self, kind: Kind) -> &T {
-        match kind {
-            Kind::Friction => &self.friction,
-            Kind::Heatmap => &self.heatmap,
-            Kind::Performance => &self.performance,
-        }
-    }
-
-    /// The value of `kind`, to change.
     pub fn get_mut(&mut self, kind: Kind) -> &mut T {
         match kind {
             Kind::Friction => &mut self.friction,
