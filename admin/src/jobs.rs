@@ -8,7 +8,7 @@ use friction_service::config::KafkaConfig;
 use friction_service::producer::{AckedProducer, Record};
 use rdkafka::error::KafkaError;
 
-/// How long queueing a job may take before the request answers 503.
+/// How long the broker may take to acknowledge a job before the request answers 503.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The producer of the export-jobs topic.

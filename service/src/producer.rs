@@ -21,7 +21,7 @@ use rdkafka::ClientConfig;
 use tokio::sync::oneshot;
 
 /// How long the polling thread waits in librdkafka per round. Acknowledgements wake it
-/// at once; the round only bounds how late it notices the producer was dropped.
+/// at once; the round only bounds how long dropping the producer waits for the thread.
 const POLL_ROUND: Duration = Duration::from_secs(1);
 
 /// Hands each acknowledgement to the future waiting for it.
@@ -54,6 +54,7 @@ pub struct Record<'a, K: ToBytes + ?Sized, P: ToBytes + ?Sized> {
 pub struct AckedProducer {
     producer: Arc<BaseProducer<AckContext>>,
     stop: Arc<AtomicBool>,
+    poller: Option<std::thread::JoinHandle<()>>,
 }
 
 impl AckedProducer {
@@ -64,7 +65,7 @@ impl AckedProducer {
             Arc::new(config.create_with_context(AckContext)?);
         let stop = Arc::new(AtomicBool::new(false));
         let (polled, stopped) = (Arc::clone(&producer), Arc::clone(&stop));
-        std::thread::Builder::new()
+        let poller = std::thread::Builder::new()
             .name("kafka-acks".into())
             .spawn(move || {
                 while !stopped.load(Ordering::Relaxed) {
@@ -72,7 +73,11 @@ impl AckedProducer {
                 }
             })
             .map_err(|e| KafkaError::ClientCreation(e.to_string()))?;
-        Ok(AckedProducer { producer, stop })
+        Ok(AckedProducer {
+            producer,
+            stop,
+            poller: Some(poller),
+        })
     }
 
     /// Queues `record` (librdkafka copies it) and returns what resolves on its
@@ -112,9 +117,13 @@ impl AckedProducer {
 }
 
 impl Drop for AckedProducer {
+    /// Waits (up to a poll round) for the polling thread, so librdkafka is torn down
+    /// before the producer is gone, as rdkafka's own producers do.
     fn drop(&mut self) {
-        // The thread ends within a round and drops the last handle to librdkafka.
         self.stop.store(true, Ordering::Relaxed);
+        if let Some(poller) = self.poller.take() {
+            let _ = poller.join();
+        }
     }
 }
 

@@ -143,16 +143,14 @@ impl KafkaSink {
     /// Records a failure, replacing the producer when librdkafka declared it dead.
     fn failed(&self, producer: &Arc<AckedProducer>, e: KafkaError) -> SinkError {
         if let Some((code, reason)) = producer.client().fatal_error() {
-            tracing::error!(?code, %reason, "kafka producer hit a fatal error; replacing it");
-            match AckedProducer::new(&self.config.client) {
-                Ok(fresh) => {
-                    let mut slot = self.producer.write().unwrap_or_else(|p| p.into_inner());
-                    // Another request may have replaced it already.
-                    if Arc::ptr_eq(&slot, producer) {
-                        *slot = Arc::new(fresh);
-                    }
+            let mut slot = self.producer.write().unwrap_or_else(|p| p.into_inner());
+            // Another request may have replaced it already.
+            if Arc::ptr_eq(&slot, producer) {
+                tracing::error!(?code, %reason, "kafka producer hit a fatal error; replacing it");
+                match AckedProducer::new(&self.config.client) {
+                    Ok(fresh) => *slot = Arc::new(fresh),
+                    Err(err) => tracing::error!(error = %err, "cannot create a new kafka producer"),
                 }
-                Err(err) => tracing::error!(error = %err, "cannot create a new kafka producer"),
             }
         }
         SinkError::Kafka(e)
