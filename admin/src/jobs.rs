@@ -23,8 +23,6 @@ impl JobQueue {
         let producer = AckedProducer::new(
             kafka
                 .client_config()
-                .set("acks", "all")
-                .set("enable.idempotence", "true")
                 .set("message.timeout.ms", SEND_TIMEOUT.as_millis().to_string()),
         )?;
         Ok(JobQueue { producer, topic })

@@ -31,10 +31,7 @@ pub struct DeadLetters {
 impl DeadLetters {
     /// A producer writing to `topic`.
     pub fn new(mut client: ClientConfig, topic: String) -> Result<Self, KafkaError> {
-        client
-            .set("acks", "all")
-            .set("enable.idempotence", "true")
-            .set("message.timeout.ms", SEND_TIMEOUT.as_millis().to_string());
+        client.set("message.timeout.ms", SEND_TIMEOUT.as_millis().to_string());
         Ok(DeadLetters {
             producer: AckedProducer::new(&client)?,
             topic,

@@ -59,8 +59,11 @@ pub struct AckedProducer {
 
 impl AckedProducer {
     /// Creates the producer (no connection is made until the first message) and starts
-    /// its polling thread.
+    /// its polling thread. Acknowledged means by every in-sync replica (`acks=all`), and
+    /// written once (idempotence), whatever `config` says.
     pub fn new(config: &ClientConfig) -> KafkaResult<Self> {
+        let mut config = config.clone();
+        config.set("acks", "all").set("enable.idempotence", "true");
         let producer: Arc<BaseProducer<AckContext>> =
             Arc::new(config.create_with_context(AckContext)?);
         let stop = Arc::new(AtomicBool::new(false));

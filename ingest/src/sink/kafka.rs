@@ -65,9 +65,7 @@ impl KafkaSink {
         message_timeout_ms: u64,
         max_message_bytes: usize,
     ) -> ClientConfig {
-        base.set("acks", "all")
-            .set("enable.idempotence", "true")
-            .set("compression.type", "lz4")
+        base.set("compression.type", "lz4")
             .set("linger.ms", linger_ms.to_string())
             .set("queue.buffering.max.messages", queue_messages.to_string())
             .set("message.timeout.ms", message_timeout_ms.to_string())
