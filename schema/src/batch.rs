@@ -545,17 +545,25 @@ impl<'t, 'a> Fields<'t, 'a> {
             .ok_or(EventError::MissingField(f.name()))
     }
 
+    /// A whole number in `min..=max`; a fractional one is rounded.
+    fn opt_int(&self, f: F, min: i64, max: i64) -> Result<Option<i64>, EventError> {
+        // Most numbers are written whole: check them as integers, without a float round.
+        match self.get(f).and_then(|v| v.as_i64()) {
+            Some(n) if (min..=max).contains(&n) => Ok(Some(n)),
+            Some(_) => Err(EventError::OutOfRange(f.name())),
+            None => Ok(self
+                .f64(f, min as f64, max as f64)?
+                .map(|n| n.round() as i64)),
+        }
+    }
+
     fn int(&self, f: F, min: i64, max: i64) -> Result<i64, EventError> {
-        Ok(self
-            .f64(f, min as f64, max as f64)?
-            .map_or(0, |n| n.round() as i64))
+        Ok(self.opt_int(f, min, max)?.unwrap_or(0))
     }
 
     fn required_int(&self, f: F, min: i64, max: i64) -> Result<i64, EventError> {
-        let n = self
-            .f64(f, min as f64, max as f64)?
-            .ok_or(EventError::MissingField(f.name()))?;
-        Ok(n.round() as i64)
+        self.opt_int(f, min, max)?
+            .ok_or(EventError::MissingField(f.name()))
     }
 
     /// Coordinates may be fractional CSS pixels; they are stored rounded.
@@ -660,6 +668,35 @@ mod tests {
                 (4, "not_an_object")
             ]
         );
+    }
+
+    #[test]
+    fn whole_and_fractional_numbers_meet_the_same_bounds() {
+        let batch = format!(
+            r#"{{"events":[{},{},{},{},{},{},{}]}}"#,
+            event(r#""type":"rage_click","click_count":2"#),
+            event(r#""type":"rage_click","click_count":1"#),
+            event(r#""type":"rage_click","click_count":1.5"#),
+            event(r#""type":"rage_click","click_count":2.5"#),
+            event(r#""type":"click","x":-1000001"#),
+            event(r#""type":"click","x":-1000000.4,"y":18446744073709551615"#),
+            event(r#""type":"click","x":-2.5,"y":1e3"#),
+        );
+        let (_, events, rejected) = parse(&batch);
+        let codes: Vec<_> = rejected.iter().map(|r| (r.index, r.error.code())).collect();
+        assert_eq!(
+            codes,
+            [
+                (1, "value_out_of_range"),
+                (2, "value_out_of_range"),
+                (4, "value_out_of_range"),
+                (5, "value_out_of_range")
+            ]
+        );
+        assert!(events[0].contains(r#""click_count":2"#));
+        // Rounded half away from zero, as `f64::round` does.
+        assert!(events[1].contains(r#""click_count":3"#));
+        assert!(events[2].contains(r#""x":-3,"y":1000"#), "{}", events[2]);
     }
 
     #[test]
