@@ -9,6 +9,9 @@ use friction_service::http::HttpConfig;
 use friction_store::objects::{S3Config, MIN_PART_SIZE};
 use serde::{Deserialize, Serialize};
 
+/// librdkafka's largest `linger.ms`.
+const MAX_LINGER_MS: f64 = 900_000.0;
+
 /// Everything ingest needs to run.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
@@ -39,8 +42,11 @@ pub struct IngestConfig {
     /// librdkafka's own delivery timeout; longer than a request waits, so a short broker
     /// stall does not fail messages (which would fence the idempotent producer).
     pub message_timeout_ms: u64,
-    /// librdkafka `linger.ms`.
-    pub linger_ms: u64,
+    /// librdkafka `linger.ms`: how long a message waits for others to share its produce
+    /// request (fractions of a millisecond allowed). Every request waits for its batch's
+    /// acknowledgement, so this is latency each request pays; 0 sends one produce request
+    /// per message, which costs far more CPU in ingest and the broker.
+    pub linger_ms: f64,
     /// Messages librdkafka may queue; a full queue answers 503.
     pub producer_queue_messages: u64,
     /// Largest request body as sent (compressed or not).
@@ -108,7 +114,7 @@ impl Default for IngestConfig {
             max_message_bytes: 900_000,
             produce_timeout_ms: 5_000,
             message_timeout_ms: 60_000,
-            linger_ms: 1,
+            linger_ms: 0.5,
             producer_queue_messages: 100_000,
             max_body_bytes: 1 << 20,
             max_decompressed_bytes: 5 << 20,
@@ -202,6 +208,12 @@ impl ServiceConfig for IngestConfig {
                  {MIN_PART_SIZE} (the S3 minimum)"
             ));
         }
+        if !(0.0..=MAX_LINGER_MS).contains(&self.linger_ms) {
+            return Err(format!(
+                "linger_ms ({}, FRICTION_LINGER_MS) must be between 0 and {MAX_LINGER_MS}",
+                self.linger_ms
+            ));
+        }
         positive("max_message_bytes", self.max_message_bytes as u64)?;
         positive("produce_timeout_ms", self.produce_timeout_ms)?;
         positive("max_body_bytes", self.max_body_bytes as u64)?;
@@ -241,5 +253,12 @@ mod tests {
             ..IngestConfig::default()
         };
         assert!(bad.validate().unwrap_err().contains("message_timeout_ms"));
+        for linger_ms in [-1.0, f64::NAN, 1e9] {
+            let bad = IngestConfig {
+                linger_ms,
+                ..IngestConfig::default()
+            };
+            assert!(bad.validate().unwrap_err().contains("FRICTION_LINGER_MS"));
+        }
     }
 }

@@ -60,7 +60,7 @@ impl KafkaSink {
     /// The librdkafka settings ingest uses on top of the configured ones.
     pub fn producer_config(
         mut base: ClientConfig,
-        linger_ms: u64,
+        linger_ms: f64,
         queue_messages: u64,
         message_timeout_ms: u64,
         max_message_bytes: usize,
