@@ -57,6 +57,29 @@ pub fn process_cpu(pid: u32) -> Duration {
     Duration::from_millis(ticks * 10)
 }
 
+/// The machine's CPU time so far, all cores, from `/proc/stat`: (idle, total) in clock
+/// ticks. Two readings give the share of the machine left idle between them.
+pub fn machine_cpu() -> (u64, u64) {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let ticks: Vec<u64> = stat
+        .lines()
+        .next()
+        .and_then(|l| l.strip_prefix("cpu "))
+        .unwrap_or("")
+        .split_whitespace()
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal ...: idle and iowait are idle.
+    let idle = ticks.get(3).copied().unwrap_or(0) + ticks.get(4).copied().unwrap_or(0);
+    (idle, ticks.iter().sum())
+}
+
+/// The share (0-1) of the machine's CPU left idle between two [`machine_cpu`] readings.
+pub fn idle_share(before: (u64, u64), after: (u64, u64)) -> f64 {
+    let total = after.1.saturating_sub(before.1);
+    after.0.saturating_sub(before.0) as f64 / total.max(1) as f64
+}
+
 /// Resident set size of a process in bytes.
 pub fn rss_bytes(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
