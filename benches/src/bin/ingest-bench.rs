@@ -79,7 +79,7 @@ async fn main() {
     .await;
 
     let bare_cpu = process_cpu(bare.0.id());
-    let bare_run = load(bare_req, connections, duration, None).await;
+    let bare_run = load(bare_req.clone(), connections, duration, None).await;
     let bare_cpu = process_cpu(bare.0.id()) - bare_cpu;
 
     let ingest_cpu = process_cpu(ingest.0.id());
@@ -90,6 +90,9 @@ async fn main() {
 
     let half = ingest_run.rps() / 2.0;
     let paced = load(ingest_req, connections, duration, Some(half)).await;
+    // The generator's own share of that latency (its timer, the shared cores): bare hyper
+    // at the same rate.
+    let bare_paced = load(bare_req, connections, duration, Some(half)).await;
 
     // The same two runs from wrk, an established generator, for a second opinion.
     let wrk_bare = friction_benches::wrk(
@@ -140,11 +143,16 @@ async fn main() {
         ingest_us / bare_us
     );
     println!(
-        "p99 at {:.0} req/s (half of max): {:?} from each request's scheduled send (target <= 5 ms; {} ok, {} failed)",
+        "p99 at {:.0} req/s (half of max): {:?} from each request's scheduled send (target <= 5 ms; {} ok, {} failed; p50 {:?}, p90 {:?}, p99.9 {:?}); bare hyper at that rate: p50 {:?}, p99 {:?}",
         half,
         p99,
         paced.ok,
-        paced.failed
+        paced.failed,
+        paced.percentile(50.0),
+        paced.percentile(90.0),
+        paced.percentile(99.9),
+        bare_paced.percentile(50.0),
+        bare_paced.percentile(99.0),
     );
     println!(
         "machine idle    : {:.0}% of its cores during ingest's run",
@@ -175,7 +183,10 @@ async fn main() {
     friction_benches::report(
         "ingest p99 at half of max rate (open loop)",
         &format!("{:.1} ms at {half:.0} req/s", p99.as_secs_f64() * 1e3),
-        "none",
+        &format!(
+            "bare hyper at that rate: {:.1} ms",
+            bare_paced.percentile(99.0).as_secs_f64() * 1e3
+        ),
         "<= 5 ms",
         p99 <= Duration::from_millis(5),
         "each request waits for its batch's broker round trip (linger.ms, then acks=all) on a machine the generator and broker share",
