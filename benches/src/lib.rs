@@ -303,20 +303,19 @@ impl Drop for Server {
 }
 
 /// Points an ingest command at the local stack: public `listen` address, an ops port of
-/// its own, the stack's broker, database `ch` and raw `topic`, warnings only.
+/// its own (returned, for `/metrics`), the stack's broker, database `ch` and raw `topic`,
+/// warnings only.
 pub fn ingest_env(
     command: &mut std::process::Command,
     listen: &str,
     ch: &friction_service::config::ClickHouseConfig,
     topic: &str,
-) {
+) -> String {
     let stack = friction_testkit::stack();
+    let ops = format!("127.0.0.1:{}", friction_testkit::free_port());
     command
         .env("FRICTION_LISTEN", listen)
-        .env(
-            "FRICTION_OPS_LISTEN",
-            format!("127.0.0.1:{}", friction_testkit::free_port()),
-        )
+        .env("FRICTION_OPS_LISTEN", &ops)
         .env(
             "FRICTION_KAFKA_BROKERS",
             stack.get("KAFKA_BROKERS").expect("the stack has a broker"),
@@ -325,4 +324,54 @@ pub fn ingest_env(
         .env("FRICTION_CLICKHOUSE_DATABASE", &ch.clickhouse_database)
         .env("FRICTION_RAW_TOPIC", topic)
         .env("RUST_LOG", "warn");
+    ops
+}
+
+/// The cumulative buckets of a Prometheus histogram scraped from `http://{ops}/metrics`:
+/// (upper bound in seconds, observations at or below it), in order; empty when the scrape
+/// fails.
+pub fn histogram_buckets(ops: &str, name: &str) -> Vec<(f64, u64)> {
+    use std::io::{Read, Write};
+    let mut text = String::new();
+    let scraped = std::net::TcpStream::connect(ops).and_then(|mut stream| {
+        write!(
+            stream,
+            "GET /metrics HTTP/1.1\r\nHost: {ops}\r\nConnection: close\r\n\r\n"
+        )?;
+        stream.read_to_string(&mut text)
+    });
+    if scraped.is_err() {
+        return Vec::new();
+    }
+    let prefix = format!("{name}_bucket{{le=\"");
+    text.lines()
+        .filter_map(|line| {
+            let (le, count) = line.strip_prefix(&prefix)?.split_once("\"} ")?;
+            let le = match le {
+                "+Inf" => f64::INFINITY,
+                le => le.parse().ok()?,
+            };
+            Some((le, count.trim().parse().ok()?))
+        })
+        .collect()
+}
+
+/// The smallest bucket bound holding at least `p` percent of the observations made
+/// between two scrapes of the same histogram (`None` when none were made).
+pub fn bucket_percentile(before: &[(f64, u64)], after: &[(f64, u64)], p: f64) -> Option<f64> {
+    let counts: Vec<(f64, u64)> = after
+        .iter()
+        .map(|&(le, n)| {
+            let earlier = before.iter().find(|(b, _)| *b == le).map_or(0, |(_, n)| *n);
+            (le, n.saturating_sub(earlier))
+        })
+        .collect();
+    let total = counts.last()?.1;
+    if total == 0 {
+        return None;
+    }
+    counts
+        .iter()
+        .find(|(_, n)| *n as f64 >= total as f64 * p / 100.0)
+        .map(|(le, _)| *le)
 }
