@@ -208,10 +208,13 @@ impl ServiceConfig for IngestConfig {
                  {MIN_PART_SIZE} (the S3 minimum)"
             ));
         }
-        if !(0.0..=MAX_LINGER_MS).contains(&self.linger_ms) {
+        // Every request waits out the linger before its ack: it must leave time for the
+        // broker within the request's own deadline.
+        if !(0.0..MAX_LINGER_MS.min(self.produce_timeout_ms as f64)).contains(&self.linger_ms) {
             return Err(format!(
-                "linger_ms ({}, FRICTION_LINGER_MS) must be between 0 and {MAX_LINGER_MS}",
-                self.linger_ms
+                "linger_ms ({}, FRICTION_LINGER_MS) must be at least 0 and shorter than \
+                 produce_timeout_ms ({}) and {MAX_LINGER_MS}",
+                self.linger_ms, self.produce_timeout_ms
             ));
         }
         positive("max_message_bytes", self.max_message_bytes as u64)?;
@@ -253,7 +256,7 @@ mod tests {
             ..IngestConfig::default()
         };
         assert!(bad.validate().unwrap_err().contains("message_timeout_ms"));
-        for linger_ms in [-1.0, f64::NAN, 1e9] {
+        for linger_ms in [-1.0, f64::NAN, 1e9, 5_000.0] {
             let bad = IngestConfig {
                 linger_ms,
                 ..IngestConfig::default()
