@@ -58,26 +58,28 @@ pub fn process_cpu(pid: u32) -> Duration {
 }
 
 /// The machine's CPU time so far, all cores, from `/proc/stat`: (idle, total) in clock
-/// ticks. Two readings give the share of the machine left idle between them.
-pub fn machine_cpu() -> (u64, u64) {
-    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+/// ticks; `None` when it cannot be read. Two readings give the share of the machine left
+/// idle between them.
+pub fn machine_cpu() -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    // user nice system idle iowait irq softirq steal; guest time is inside user and nice.
     let ticks: Vec<u64> = stat
         .lines()
-        .next()
-        .and_then(|l| l.strip_prefix("cpu "))
-        .unwrap_or("")
+        .next()?
+        .strip_prefix("cpu ")?
         .split_whitespace()
-        .filter_map(|v| v.parse().ok())
-        .collect();
-    // user nice system idle iowait irq softirq steal ...: idle and iowait are idle.
-    let idle = ticks.get(3).copied().unwrap_or(0) + ticks.get(4).copied().unwrap_or(0);
-    (idle, ticks.iter().sum())
+        .take(8)
+        .map(|v| v.parse().ok())
+        .collect::<Option<_>>()?;
+    let idle = ticks.get(3)? + ticks.get(4)?;
+    Some((idle, ticks.iter().sum()))
 }
 
 /// The share (0-1) of the machine's CPU left idle between two [`machine_cpu`] readings.
-pub fn idle_share(before: (u64, u64), after: (u64, u64)) -> f64 {
-    let total = after.1.saturating_sub(before.1);
-    after.0.saturating_sub(before.0) as f64 / total.max(1) as f64
+pub fn idle_share(before: Option<(u64, u64)>, after: Option<(u64, u64)>) -> Option<f64> {
+    let ((idle0, total0), (idle1, total1)) = (before?, after?);
+    let total = total1.checked_sub(total0).filter(|t| *t > 0)?;
+    Some(idle1.saturating_sub(idle0) as f64 / total as f64)
 }
 
 /// Resident set size of a process in bytes.
@@ -334,6 +336,7 @@ pub fn histogram_buckets(ops: &str, name: &str) -> Vec<(f64, u64)> {
     use std::io::{Read, Write};
     let mut text = String::new();
     let scraped = std::net::TcpStream::connect(ops).and_then(|mut stream| {
+        stream.set_read_timeout(Some(Duration::from_secs(5)))?;
         write!(
             stream,
             "GET /metrics HTTP/1.1\r\nHost: {ops}\r\nConnection: close\r\n\r\n"
@@ -356,22 +359,74 @@ pub fn histogram_buckets(ops: &str, name: &str) -> Vec<(f64, u64)> {
         .collect()
 }
 
-/// The smallest bucket bound holding at least `p` percent of the observations made
-/// between two scrapes of the same histogram (`None` when none were made).
-pub fn bucket_percentile(before: &[(f64, u64)], after: &[(f64, u64)], p: f64) -> Option<f64> {
-    let counts: Vec<(f64, u64)> = after
-        .iter()
-        .map(|&(le, n)| {
-            let earlier = before.iter().find(|(b, _)| *b == le).map_or(0, |(_, n)| *n);
-            (le, n.saturating_sub(earlier))
-        })
-        .collect();
-    let total = counts.last()?.1;
-    if total == 0 {
+/// What a histogram observed between two scrapes of it: cumulative buckets as in
+/// [`histogram_buckets`]; `None` unless both scrapes have the same bounds and something
+/// was observed.
+pub fn histogram_delta(before: &[(f64, u64)], after: &[(f64, u64)]) -> Option<Vec<(f64, u64)>> {
+    if before.is_empty() || before.len() != after.len() {
         return None;
     }
-    counts
+    let delta = before
         .iter()
-        .find(|(_, n)| *n as f64 >= total as f64 * p / 100.0)
-        .map(|(le, _)| *le)
+        .zip(after)
+        .map(|(&(b, n0), &(a, n1))| (b == a).then(|| (a, n1.saturating_sub(n0))))
+        .collect::<Option<Vec<_>>>()?;
+    (delta.last()?.1 > 0).then_some(delta)
+}
+
+/// The `p`th percentile (0-100) of cumulative buckets, interpolated linearly inside its
+/// bucket as Prometheus's `histogram_quantile` does: an estimate, exact only at bounds.
+/// In the last, unbounded bucket it is that bucket's lower bound.
+pub fn histogram_quantile(buckets: &[(f64, u64)], p: f64) -> f64 {
+    let total = buckets.last().map_or(0, |b| b.1) as f64;
+    let rank = total * p / 100.0;
+    let mut lower = (0.0, 0u64);
+    for &(le, n) in buckets {
+        if n as f64 >= rank {
+            if le.is_infinite() || n == lower.1 {
+                return lower.0;
+            }
+            let within = (rank - lower.1 as f64) / (n - lower.1) as f64;
+            return lower.0 + (le - lower.0) * within;
+        }
+        lower = (le, n);
+    }
+    lower.0
+}
+
+/// The share (0-1) of the observations of cumulative buckets above `bound`, which must
+/// be one of their bounds (else `None`).
+pub fn histogram_share_above(buckets: &[(f64, u64)], bound: f64) -> Option<f64> {
+    let total = buckets.last()?.1;
+    let at_or_below = buckets.iter().find(|(le, _)| *le == bound)?.1;
+    Some(total.saturating_sub(at_or_below) as f64 / total.max(1) as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_figures_come_from_the_difference_of_two_scrapes() {
+        let before = [(0.001, 10), (0.005, 20), (f64::INFINITY, 20)];
+        let after = [(0.001, 60), (0.005, 110), (f64::INFINITY, 120)];
+        let delta = histogram_delta(&before, &after).unwrap();
+        assert_eq!(delta, [(0.001, 50), (0.005, 90), (f64::INFINITY, 100)]);
+        // Rank 50 is the last of the first bucket; rank 70 half-way through the second.
+        assert!((histogram_quantile(&delta, 50.0) - 0.001).abs() < 1e-12);
+        assert!((histogram_quantile(&delta, 70.0) - 0.003).abs() < 1e-12);
+        assert_eq!(histogram_quantile(&delta, 99.0), 0.005);
+        assert_eq!(histogram_share_above(&delta, 0.005), Some(0.1));
+        assert_eq!(histogram_share_above(&delta, 0.002), None);
+        assert_eq!(histogram_delta(&[], &after), None);
+        assert_eq!(histogram_delta(&before, &before), None);
+        assert_eq!(histogram_delta(&before[..2], &after), None);
+    }
+
+    #[test]
+    fn idle_share_needs_two_readings_apart() {
+        assert_eq!(idle_share(Some((10, 100)), Some((40, 200))), Some(0.3));
+        assert_eq!(idle_share(Some((10, 100)), Some((10, 100))), None);
+        assert_eq!(idle_share(None, Some((10, 100))), None);
+    }
 }
