@@ -44,8 +44,9 @@ pub struct IngestConfig {
     pub message_timeout_ms: u64,
     /// librdkafka `linger.ms`: how long a message waits for others to share its produce
     /// request (fractions of a millisecond allowed). Every request waits for its batch's
-    /// acknowledgement, so this is latency each request pays; 0 sends one produce request
-    /// per message, which costs far more CPU in ingest and the broker.
+    /// acknowledgement, so this is latency each request pays; 0 sends only what is
+    /// already queued, in smaller requests that cost more CPU per event. Shorter than
+    /// `produce_timeout_ms`.
     pub linger_ms: f64,
     /// Messages librdkafka may queue; a full queue answers 503.
     pub producer_queue_messages: u64,
@@ -208,17 +209,17 @@ impl ServiceConfig for IngestConfig {
                  {MIN_PART_SIZE} (the S3 minimum)"
             ));
         }
+        positive("produce_timeout_ms", self.produce_timeout_ms)?;
         // Every request waits out the linger before its ack: it must leave time for the
         // broker within the request's own deadline.
         if !(0.0..MAX_LINGER_MS.min(self.produce_timeout_ms as f64)).contains(&self.linger_ms) {
             return Err(format!(
                 "linger_ms ({}, FRICTION_LINGER_MS) must be at least 0 and shorter than \
-                 produce_timeout_ms ({}) and {MAX_LINGER_MS}",
+                 produce_timeout_ms ({}, FRICTION_PRODUCE_TIMEOUT_MS) and {MAX_LINGER_MS}",
                 self.linger_ms, self.produce_timeout_ms
             ));
         }
         positive("max_message_bytes", self.max_message_bytes as u64)?;
-        positive("produce_timeout_ms", self.produce_timeout_ms)?;
         positive("max_body_bytes", self.max_body_bytes as u64)?;
         positive("max_decompressed_bytes", self.max_decompressed_bytes as u64)?;
         positive("limits.max_events", self.limits.max_events as u64)?;
@@ -263,5 +264,19 @@ mod tests {
             };
             assert!(bad.validate().unwrap_err().contains("FRICTION_LINGER_MS"));
         }
+        let slow = IngestConfig {
+            linger_ms: 4_999.0,
+            ..IngestConfig::default()
+        };
+        assert_eq!(slow.validate(), Ok(()));
+        let shorter_deadline = IngestConfig {
+            produce_timeout_ms: 100,
+            linger_ms: 100.0,
+            ..IngestConfig::default()
+        };
+        assert!(shorter_deadline
+            .validate()
+            .unwrap_err()
+            .contains("FRICTION_LINGER_MS"));
     }
 }

@@ -5,7 +5,7 @@ use prometheus::{
 };
 
 /// Latency buckets of ingest's answers and Kafka acknowledgements: sub-millisecond to
-/// the 3 s produce timeout and past it (measured p99 at half load is a few ms).
+/// the 5 s default produce timeout (measured p99 at half load is a few ms).
 const LATENCY_BUCKETS: [f64; 14] = [
     0.0005, 0.001, 0.0025, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
 ];
