@@ -379,6 +379,9 @@ pub fn histogram_delta(before: &[(f64, u64)], after: &[(f64, u64)]) -> Option<Ve
 /// In the last, unbounded bucket it is that bucket's lower bound.
 pub fn histogram_quantile(buckets: &[(f64, u64)], p: f64) -> f64 {
     let total = buckets.last().map_or(0, |b| b.1) as f64;
+    if total == 0.0 {
+        return f64::NAN;
+    }
     let rank = total * p / 100.0;
     let mut lower = (0.0, 0u64);
     for &(le, n) in buckets {
