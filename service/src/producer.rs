@@ -165,7 +165,9 @@ mod tests {
                 headers: None,
             })
             .expect("queued");
-        assert_eq!(producer.in_flight_count(), 1);
+        // librdkafka's count also holds its own requests (the idempotent producer asks
+        // the broker for an id), so the message is at least one of them.
+        assert!(producer.in_flight_count() >= 1);
         let acked = tokio::time::timeout(Duration::from_secs(10), ack)
             .await
             .expect("resolved within the message timeout");
