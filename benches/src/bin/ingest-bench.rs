@@ -162,16 +162,14 @@ async fn main() {
         bare_paced.percentile(50.0),
         bare_paced.percentile(99.0),
     );
-    let ack_text = |acks: &Option<Vec<(f64, u64)>>| {
-        match acks {
+    let ack_text = |acks: &Option<Vec<(f64, u64)>>| match acks {
         Some(b) => format!(
-            "p50 ~{:.1} ms, p99 ~{:.1} ms (interpolated in the histogram's buckets), {:.2}% over 5 ms",
+            "p50 ~{:.1} ms, p99 ~{:.1} ms (estimated in buckets), {:.2}% over 5 ms",
             histogram_quantile(b, 50.0) * 1e3,
             histogram_quantile(b, 99.0) * 1e3,
             histogram_share_above(b, 0.005).unwrap_or(f64::NAN) * 100.0
         ),
         None => "not scraped".to_string(),
-    }
     };
     let (run_ack_text, paced_ack_text) = (ack_text(&run_acks), ack_text(&paced_acks));
     println!("kafka wait      : closed loop {run_ack_text}; at half of max {paced_ack_text}");
