@@ -25,12 +25,14 @@ CHDB_VERSION="26.9.0"
 CHDB_WHEEL="chdb_core-26.9.0-cp39-abi3-manylinux2014_x86_64.manylinux_2_17_x86_64.whl"
 CHDB_WHEEL_SHA256="707e2ec3fe0f7953bac97942eaeb7a1ed1d66b1e56ecef3f0aa2130f61f6e735"
 S3S_FS_VERSION="0.14.1"
+OHA_VERSION="1.16.0"
 LZ4_VERSION="4.4.5"
 ZSTANDARD_VERSION="0.25.0"
 
 TANSU_BIN="$CACHE/tansu/bin/tansu"
 CHDB_PY="$CACHE/chdb-$CHDB_VERSION/bin/python"
 S3S_FS_BIN="$CACHE/s3s-fs-$S3S_FS_VERSION/bin/s3s-fs"
+OHA_BIN="$CACHE/oha-$OHA_VERSION/bin/oha"
 
 # The commit named by --version and the build_info metric of every binary the dev scripts
 # build (the name Docker Hub's builds use). Given to cargo only.

@@ -125,7 +125,8 @@ impl Load {
 pub type MakeRequest = Arc<dyn Fn() -> http::Request<Full<Bytes>> + Send + Sync>;
 
 /// Sends requests for `duration`: closed loop over `connections` when `rate` is None,
-/// else open loop at `rate` requests per second.
+/// else open loop at `rate` requests per second: a pacing task releases each request at
+/// its due time, and the first idle connection sends it.
 pub async fn load(
     make: MakeRequest,
     connections: usize,
@@ -140,30 +141,29 @@ pub async fn load(
     let latencies = Arc::new(Mutex::new(Vec::with_capacity(1 << 16)));
     let stop = Arc::new(AtomicBool::new(false));
     let started = Instant::now();
+    let (schedule, due) = tokio::sync::mpsc::unbounded_channel();
+    let due = Arc::new(tokio::sync::Mutex::new(due));
     let mut tasks = Vec::new();
-    let interval = rate.map(|r| Duration::from_secs_f64(connections as f64 / r));
-    for c in 0..connections {
-        let (client, make, ok, failed, latencies, stop) = (
+    for _ in 0..connections {
+        let (client, make, ok, failed, latencies, stop, due) = (
             client.clone(),
             make.clone(),
             ok.clone(),
             failed.clone(),
             latencies.clone(),
             stop.clone(),
+            due.clone(),
         );
         tasks.push(tokio::spawn(async move {
-            let mut next = Instant::now()
-                + interval.map_or(Duration::ZERO, |i| i.mul_f64(c as f64 / connections as f64));
             let mut local = Vec::new();
             while !stop.load(Ordering::Relaxed) {
                 // At a fixed rate, latency counts from when the request was due, not
                 // from when it went out: a late send is time the client waited.
-                let sent = match interval {
-                    Some(i) => {
-                        tokio::time::sleep_until(next.into()).await;
-                        next += i;
-                        next - i
-                    }
+                let sent = match rate {
+                    Some(_) => match due.lock().await.recv().await {
+                        Some(at) => at,
+                        None => break,
+                    },
                     None => Instant::now(),
                 };
                 match client.request(make()).await {
@@ -185,9 +185,13 @@ pub async fn load(
             latencies.lock().unwrap().extend(local);
         }));
     }
+    let pacer = rate.map(|rate| tokio::spawn(pace(rate, schedule, stop.clone())));
     tokio::time::sleep(duration).await;
     stop.store(true, Ordering::Relaxed);
     let elapsed = started.elapsed();
+    if let Some(pacer) = pacer {
+        let _ = pacer.await;
+    }
     for t in tasks {
         let _ = t.await;
     }
@@ -198,6 +202,24 @@ pub async fn load(
         failed: failed.load(Ordering::Relaxed),
         elapsed,
         latencies,
+    }
+}
+
+/// Releases due times at `rate` per second into `schedule` until `stop`. tokio's timer
+/// ticks every millisecond, so a release can be up to that late; latency still counts
+/// from the due time (bare hyper at the same rate shows what this adds).
+async fn pace(
+    rate: f64,
+    schedule: tokio::sync::mpsc::UnboundedSender<Instant>,
+    stop: Arc<AtomicBool>,
+) {
+    let start = Instant::now();
+    for next in 0u64.. {
+        let due = start + Duration::from_secs_f64(next as f64 / rate);
+        tokio::time::sleep_until(due.into()).await;
+        if stop.load(Ordering::Relaxed) || schedule.send(due).is_err() {
+            return;
+        }
     }
 }
 
@@ -259,6 +281,82 @@ pub fn wrk(
     text.lines()
         .find_map(|l| l.strip_prefix("Requests/sec:"))
         .and_then(|v| v.trim().parse().ok())
+}
+
+/// Latency percentiles of an open-loop run by oha, an established generator.
+#[derive(Debug, Clone, Copy)]
+pub struct OhaRun {
+    /// Requests/s it sent.
+    pub rps: f64,
+    /// Share of answers that were 2xx.
+    pub success: f64,
+    /// Latency percentiles, seconds.
+    pub p50: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// 99.9th percentile.
+    pub p999: f64,
+}
+
+/// Runs oha (`BENCH_OHA`, else `oha` on the PATH) at `rate` requests/s over
+/// `connections`, POSTing `body` to `url` with `key`, with its latency correction: each
+/// latency counts from when its pacer released the request, not from when a connection
+/// was free to send it. None when oha is missing or fails.
+pub fn oha(
+    url: &str,
+    key: Option<&str>,
+    body: &[u8],
+    connections: usize,
+    duration: Duration,
+    rate: f64,
+) -> Option<OhaRun> {
+    let body_path = std::env::temp_dir().join(format!("friction-oha-{}.json", std::process::id()));
+    std::fs::write(&body_path, body).ok()?;
+    let mut command =
+        std::process::Command::new(std::env::var("BENCH_OHA").unwrap_or("oha".into()));
+    command
+        .args([
+            "--no-tui",
+            "--output-format",
+            "json",
+            "--latency-correction",
+        ])
+        .args(["-z", &format!("{}s", duration.as_secs())])
+        .args(["-c", &connections.to_string(), "-q", &format!("{rate:.0}")])
+        .args(["-m", "POST", "-T", "application/json", "-D"])
+        .arg(&body_path);
+    if let Some(k) = key {
+        command.args(["-H", &format!("x-api-key: {k}")]);
+    }
+    let out = command.arg(url).output();
+    let _ = std::fs::remove_file(&body_path);
+    oha_report(&out.ok()?.stdout)
+}
+
+/// Reads oha's JSON report; errors (refused connections, timeouts) count as failed
+/// answers beside the non-2xx ones.
+pub fn oha_report(json: &[u8]) -> Option<OhaRun> {
+    let report: serde_json::Value = serde_json::from_slice(json).ok()?;
+    let percentile = |p: &str| report["latencyPercentiles"][p].as_f64();
+    let sum = |field: &str, keep: fn(&str) -> bool| -> u64 {
+        report[field].as_object().map_or(0, |counts| {
+            counts
+                .iter()
+                .filter(|(name, _)| keep(name))
+                .filter_map(|(_, n)| n.as_u64())
+                .sum()
+        })
+    };
+    let good = sum("statusCodeDistribution", |code| code.starts_with('2'));
+    let bad = sum("statusCodeDistribution", |code| !code.starts_with('2'))
+        + sum("errorDistribution", |_| true);
+    Some(OhaRun {
+        rps: report["summary"]["requestsPerSec"].as_f64()?,
+        success: good as f64 / (good + bad).max(1) as f64,
+        p50: percentile("p50")?,
+        p99: percentile("p99")?,
+        p999: percentile("p99.9")?,
+    })
 }
 
 /// A binary built next to the running benchmark (same target directory and profile).
@@ -408,6 +506,20 @@ pub fn histogram_share_above(buckets: &[(f64, u64)], bound: f64) -> Option<f64> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn oha_reports_count_errors_and_other_codes_as_failed() {
+        let json = br#"{"summary":{"successRate":1.0,"requestsPerSec":99.5},
+            "latencyPercentiles":{"p50":0.001,"p99":0.004,"p99.9":0.009},
+            "statusCodeDistribution":{"200":96,"503":2},
+            "errorDistribution":{"connection refused":2}}"#;
+        let run = oha_report(json).unwrap();
+        assert_eq!(run.rps, 99.5);
+        assert!((run.success - 0.96).abs() < 1e-12);
+        assert_eq!((run.p50, run.p99, run.p999), (0.001, 0.004, 0.009));
+        assert!(oha_report(b"not json").is_none());
+        assert!(oha_report(br#"{"summary":{}}"#).is_none());
+    }
 
     #[test]
     fn histogram_figures_come_from_the_difference_of_two_scrapes() {
