@@ -156,14 +156,16 @@ pub async fn load(
         );
         tasks.push(tokio::spawn(async move {
             let mut local = Vec::new();
-            while !stop.load(Ordering::Relaxed) {
+            loop {
                 // At a fixed rate, latency counts from when the request was due, not
-                // from when it went out: a late send is time the client waited.
+                // from when it went out: a late send is time the client waited. Every
+                // request due before the end is sent, so a stall at the end is counted.
                 let sent = match rate {
                     Some(_) => match due.lock().await.recv().await {
                         Some(at) => at,
                         None => break,
                     },
+                    None if stop.load(Ordering::Relaxed) => break,
                     None => Instant::now(),
                 };
                 match client.request(make()).await {
@@ -283,25 +285,31 @@ pub fn wrk(
         .and_then(|v| v.trim().parse().ok())
 }
 
-/// Latency percentiles of an open-loop run by oha, an established generator.
+/// An open-loop run by oha, an established generator.
 #[derive(Debug, Clone, Copy)]
 pub struct OhaRun {
     /// Requests/s it sent.
     pub rps: f64,
-    /// Share of answers that were 2xx.
-    pub success: f64,
-    /// Latency percentiles, seconds.
+    /// Answers that were 2xx.
+    pub ok: u64,
+    /// Other answers and transport errors.
+    pub failed: u64,
+    /// Median latency, seconds.
     pub p50: f64,
-    /// 99th percentile.
+    /// 99th percentile, seconds.
     pub p99: f64,
-    /// 99.9th percentile.
+    /// 99.9th percentile, seconds.
     pub p999: f64,
 }
+
+/// What oha reports for a request it cancelled itself at the end of the run.
+const OHA_DEADLINE: &str = "aborted due to deadline";
 
 /// Runs oha (`BENCH_OHA`, else `oha` on the PATH) at `rate` requests/s over
 /// `connections`, POSTing `body` to `url` with `key`, with its latency correction: each
 /// latency counts from when its pacer released the request, not from when a connection
-/// was free to send it. None when oha is missing or fails.
+/// was free to send it. Requests under way at the end are waited for (`-w`), as the
+/// bench's own generator does. The error says whether oha is missing or failed.
 pub fn oha(
     url: &str,
     key: Option<&str>,
@@ -309,20 +317,16 @@ pub fn oha(
     connections: usize,
     duration: Duration,
     rate: f64,
-) -> Option<OhaRun> {
+) -> Result<OhaRun, String> {
     let body_path = std::env::temp_dir().join(format!("friction-oha-{}.json", std::process::id()));
-    std::fs::write(&body_path, body).ok()?;
-    let mut command =
-        std::process::Command::new(std::env::var("BENCH_OHA").unwrap_or("oha".into()));
+    std::fs::write(&body_path, body).map_err(|e| format!("body file: {e}"))?;
+    let program = std::env::var("BENCH_OHA").unwrap_or("oha".into());
+    let mut command = std::process::Command::new(&program);
     command
-        .args([
-            "--no-tui",
-            "--output-format",
-            "json",
-            "--latency-correction",
-        ])
+        .args(["--no-tui", "--output-format", "json"])
+        .args(["--latency-correction", "-w"])
         .args(["-z", &format!("{}s", duration.as_secs())])
-        .args(["-c", &connections.to_string(), "-q", &format!("{rate:.0}")])
+        .args(["-c", &connections.to_string(), "-q", &rate.to_string()])
         .args(["-m", "POST", "-T", "application/json", "-D"])
         .arg(&body_path);
     if let Some(k) = key {
@@ -330,11 +334,17 @@ pub fn oha(
     }
     let out = command.arg(url).output();
     let _ = std::fs::remove_file(&body_path);
-    oha_report(&out.ok()?.stdout)
+    let out = out.map_err(|e| format!("{program} not run ({e}; ./dev/bench installs it)"))?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let first_line = stderr.lines().next().unwrap_or("no message");
+    match out.status.success() {
+        true => oha_report(&out.stdout).ok_or(format!("unreadable report ({first_line})")),
+        false => Err(format!("oha failed: {} ({first_line})", out.status)),
+    }
 }
 
-/// Reads oha's JSON report; errors (refused connections, timeouts) count as failed
-/// answers beside the non-2xx ones.
+/// Reads oha's JSON report. Transport errors (refused connections, timeouts) count as
+/// failed beside the non-2xx answers; oha's own cancellations at the end do not.
 pub fn oha_report(json: &[u8]) -> Option<OhaRun> {
     let report: serde_json::Value = serde_json::from_slice(json).ok()?;
     let percentile = |p: &str| report["latencyPercentiles"][p].as_f64();
@@ -347,12 +357,11 @@ pub fn oha_report(json: &[u8]) -> Option<OhaRun> {
                 .sum()
         })
     };
-    let good = sum("statusCodeDistribution", |code| code.starts_with('2'));
-    let bad = sum("statusCodeDistribution", |code| !code.starts_with('2'))
-        + sum("errorDistribution", |_| true);
     Some(OhaRun {
         rps: report["summary"]["requestsPerSec"].as_f64()?,
-        success: good as f64 / (good + bad).max(1) as f64,
+        ok: sum("statusCodeDistribution", |code| code.starts_with('2')),
+        failed: sum("statusCodeDistribution", |code| !code.starts_with('2'))
+            + sum("errorDistribution", |error| error != OHA_DEADLINE),
         p50: percentile("p50")?,
         p99: percentile("p99")?,
         p999: percentile("p99.9")?,
@@ -512,13 +521,15 @@ mod tests {
         let json = br#"{"summary":{"successRate":1.0,"requestsPerSec":99.5},
             "latencyPercentiles":{"p50":0.001,"p99":0.004,"p99.9":0.009},
             "statusCodeDistribution":{"200":96,"503":2},
-            "errorDistribution":{"connection refused":2}}"#;
+            "errorDistribution":{"connection refused":2,"aborted due to deadline":5}}"#;
         let run = oha_report(json).unwrap();
         assert_eq!(run.rps, 99.5);
-        assert!((run.success - 0.96).abs() < 1e-12);
+        assert_eq!((run.ok, run.failed), (96, 4));
         assert_eq!((run.p50, run.p99, run.p999), (0.001, 0.004, 0.009));
         assert!(oha_report(b"not json").is_none());
-        assert!(oha_report(br#"{"summary":{}}"#).is_none());
+        // Every request failed: oha writes no percentiles.
+        let none = br#"{"summary":{"requestsPerSec":0.0},"latencyPercentiles":{"p99":null}}"#;
+        assert!(oha_report(none).is_none());
     }
 
     #[test]
