@@ -438,8 +438,9 @@ pub fn ingest_env(
 
 /// The cumulative buckets of a Prometheus histogram scraped from `http://{ops}/metrics`:
 /// (upper bound in seconds, observations at or below it), in order; empty when the scrape
-/// fails.
-pub fn histogram_buckets(ops: &str, name: &str) -> Vec<(f64, u64)> {
+/// fails. `labels` picks one series of a labelled histogram, written as the exposition
+/// writes them before `le` (`route="events",`); empty for an unlabelled one.
+pub fn histogram_buckets(ops: &str, name: &str, labels: &str) -> Vec<(f64, u64)> {
     use std::io::{Read, Write};
     let mut text = String::new();
     let scraped = std::net::TcpStream::connect(ops).and_then(|mut stream| {
@@ -450,10 +451,15 @@ pub fn histogram_buckets(ops: &str, name: &str) -> Vec<(f64, u64)> {
         )?;
         stream.read_to_string(&mut text)
     });
-    if scraped.is_err() {
-        return Vec::new();
+    match scraped {
+        Ok(_) => parse_buckets(&text, name, labels),
+        Err(_) => Vec::new(),
     }
-    let prefix = format!("{name}_bucket{{le=\"");
+}
+
+/// The buckets of one histogram series in a Prometheus text exposition.
+fn parse_buckets(text: &str, name: &str, labels: &str) -> Vec<(f64, u64)> {
+    let prefix = format!("{name}_bucket{{{labels}le=\"");
     text.lines()
         .filter_map(|line| {
             let (le, count) = line.strip_prefix(&prefix)?.split_once("\"} ")?;
@@ -547,6 +553,23 @@ mod tests {
         assert_eq!(histogram_delta(&[], &after), None);
         assert_eq!(histogram_delta(&before, &before), None);
         assert_eq!(histogram_delta(&before[..2], &after), None);
+    }
+
+    #[test]
+    fn buckets_are_read_from_one_series() {
+        let text = "# TYPE d histogram
+d_bucket{route=\"events\",le=\"0.005\"} 7
+d_bucket{route=\"events\",le=\"+Inf\"} 9
+d_bucket{route=\"sdk\",le=\"0.005\"} 1
+d_sum{route=\"events\"} 0.02
+k_bucket{le=\"0.001\"} 3
+";
+        assert_eq!(
+            parse_buckets(text, "d", "route=\"events\","),
+            [(0.005, 7), (f64::INFINITY, 9)]
+        );
+        assert_eq!(parse_buckets(text, "k", ""), [(0.001, 3)]);
+        assert!(parse_buckets(text, "d", "route=\"none\",").is_empty());
     }
 
     #[test]
