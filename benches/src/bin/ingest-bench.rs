@@ -184,7 +184,7 @@ async fn main() {
         oha_text(&oha_ingest),
         oha_text(&oha_bare)
     );
-    let buckets_text = |acks: &Option<Vec<(f64, u64)>>| match acks {
+    let buckets_text = |buckets: &Option<Vec<(f64, u64)>>| match buckets {
         Some(b) => format!(
             "p50 ~{:.1} ms, p99 ~{:.1} ms (estimated in buckets), {:.2}% over 5 ms",
             histogram_quantile(b, 50.0) * 1e3,
