@@ -44,6 +44,19 @@ pub fn twenty_event_body(now_ms: i64) -> String {
 
 /// User + system CPU time of a process.
 pub fn process_cpu(pid: u32) -> Duration {
+    stat_cpu(&pid.to_string(), 11)
+}
+
+/// User + system CPU time of this process's children that have ended and been waited
+/// for (a generator run with `Command::output`): the difference of two readings around
+/// one such run is that run's CPU.
+pub fn children_cpu() -> Duration {
+    stat_cpu("self", 13)
+}
+
+/// The sum of the two tick counts from field `at` of `/proc/<pid>/stat`, counted after
+/// the command name.
+fn stat_cpu(pid: &str, at: usize) -> Duration {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     let fields: Vec<&str> = stat
         .rsplit(')')
@@ -51,8 +64,8 @@ pub fn process_cpu(pid: u32) -> Duration {
         .unwrap_or("")
         .split_whitespace()
         .collect();
-    let ticks: u64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0)
-        + fields.get(12).and_then(|v| v.parse().ok()).unwrap_or(0);
+    let ticks: u64 = fields.get(at).and_then(|v| v.parse().ok()).unwrap_or(0)
+        + fields.get(at + 1).and_then(|v| v.parse().ok()).unwrap_or(0);
     // Linux reports in clock ticks of 1/100 s on every platform these benches run on.
     Duration::from_millis(ticks * 10)
 }
@@ -236,15 +249,24 @@ pub fn report(figure: &str, value: &str, baseline: &str, target: &str, met: bool
     println!("RESULT | {figure} | {value} | {baseline} | {target} | {verdict} |");
 }
 
-/// Requests/s that wrk (an established generator, closed loop) measures for `body` POSTed
-/// to `url` with `key`, over `connections` connections; None when wrk is not installed.
+/// A closed-loop run by wrk, an established generator.
+#[derive(Debug, Clone, Copy)]
+pub struct WrkRun {
+    /// Requests/s it measured.
+    pub rps: f64,
+    /// wrk's own CPU time per request it completed.
+    pub cpu_per_request: Duration,
+}
+
+/// Runs wrk (2 threads) for `duration`, POSTing `body` to `url` with `key` over
+/// `connections` connections; None when wrk is not installed or printed no rate.
 pub fn wrk(
     url: &str,
     key: Option<&str>,
     body: &[u8],
     connections: usize,
     duration: Duration,
-) -> Option<f64> {
+) -> Option<WrkRun> {
     let dir = std::env::temp_dir().join(format!("friction-wrk-{}", std::process::id()));
     std::fs::create_dir_all(&dir).ok()?;
     let body_path = dir.join("body.json");
@@ -261,6 +283,7 @@ pub fn wrk(
         ),
     )
     .ok()?;
+    let cpu = children_cpu();
     let out = std::process::Command::new("wrk")
         .arg("-t2")
         .arg(format!("-c{connections}"))
@@ -270,19 +293,36 @@ pub fn wrk(
         .arg(url)
         .output()
         .ok()?;
+    let cpu = children_cpu().saturating_sub(cpu);
     let _ = std::fs::remove_dir_all(&dir);
     let text = String::from_utf8_lossy(&out.stdout);
-    let non_2xx = text
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("Non-2xx or 3xx responses:"))
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .unwrap_or(0);
+    let (rps, requests, non_2xx) = wrk_report(&text)?;
     if non_2xx > 0 {
         eprintln!("wrk saw {non_2xx} non-2xx answers from {url}");
     }
-    text.lines()
+    Some(WrkRun {
+        rps,
+        cpu_per_request: cpu / u32::try_from(requests.max(1)).unwrap_or(u32::MAX),
+    })
+}
+
+/// Requests/s, requests completed and non-2xx answers from wrk's printed summary.
+pub fn wrk_report(text: &str) -> Option<(f64, u64, u64)> {
+    let rps = text
+        .lines()
         .find_map(|l| l.strip_prefix("Requests/sec:"))
+        .and_then(|v| v.trim().parse().ok())?;
+    let requests = text
+        .lines()
+        .find(|l| l.contains(" requests in "))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|v| v.parse().ok())?;
+    let non_2xx = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Non-2xx or 3xx responses:"))
         .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    Some((rps, requests, non_2xx))
 }
 
 /// An open-loop run by oha, an established generator.
@@ -536,6 +576,32 @@ mod tests {
         // Every request failed: oha writes no percentiles.
         let none = br#"{"summary":{"requestsPerSec":0.0},"latencyPercentiles":{"p99":null}}"#;
         assert!(oha_report(none).is_none());
+    }
+
+    #[test]
+    fn wrk_reports_rate_requests_and_refusals() {
+        let text = "Running 8s test @ http://127.0.0.1:1/v1/events
+  2 threads and 64 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency     1.52ms    0.80ms  30.01ms   90.00%
+  330000 requests in 8.00s, 60.00MB read
+  Non-2xx or 3xx responses: 12
+Requests/sec:  41250.00
+Transfer/sec:      7.50MB
+";
+        assert_eq!(wrk_report(text), Some((41250.0, 330000, 12)));
+        let clean = text.replace("  Non-2xx or 3xx responses: 12\n", "");
+        assert_eq!(wrk_report(&clean), Some((41250.0, 330000, 0)));
+        assert_eq!(wrk_report("unable to connect to 127.0.0.1:1"), None);
+    }
+
+    #[test]
+    fn children_cpu_counts_a_waited_child() {
+        let before = children_cpu();
+        let spin = "i=0; while [ $i -lt 400000 ]; do i=$((i+1)); done";
+        let status = std::process::Command::new("sh").args(["-c", spin]).status();
+        assert!(status.is_ok_and(|s| s.success()));
+        assert!(children_cpu() > before);
     }
 
     #[test]
