@@ -108,6 +108,11 @@ stop() { # name
       sleep 0.1
     done
     kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+    # A killed process may hold its port a moment longer (a large heap to free first).
+    for ((i = 0; i < 50; i++)); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
     log "$1 stopped"
   fi
   rm -f "$pidfile"

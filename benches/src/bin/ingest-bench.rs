@@ -1,7 +1,7 @@
 //! Ingest against a bare hyper server on identical 20-event (~9 KB) POSTs, same run:
 //! requests/s ratio (own generator and wrk), ingest CPU per event, p99 at half of
-//! ingest's max rate (own generator and oha), and RSS during a flood of distinct unknown
-//! keys. Needs the local stack (./dev/up).
+//! ingest's max rate (own generator and oha), each generator's own CPU per request, and
+//! RSS during a flood of distinct unknown keys. Needs the local stack (./dev/up).
 
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -294,8 +294,10 @@ async fn main() {
             "within 15%",
             gap <= 0.15,
             &format!(
-                "{:.0}% apart; the generators' own CPU per request against bare hyper: wrk {wrk_bare_us:.1} us, the bench's {own_bare_us:.1} us. All share the 2 cores: bare hyper's closed-loop run left the machine {} idle (bound by CPU, so a cheaper generator lifts it), ingest's {} (bound by its wait for Kafka, which no generator shortens)",
+                "{:.0}% apart; wrk's rates over the bench's: bare hyper {:+.0}%, ingest {:+.0}%; the generators' own CPU per request against bare hyper: wrk {wrk_bare_us:.1} us, the bench's {own_bare_us:.1} us; the machine left idle in the bench's closed-loop runs: bare hyper {}, ingest {}. Generators, servers and broker share the 2 cores, so a cheaper generator leaves more CPU to the server it drives",
                 gap * 100.0,
+                (wb.rps / bare_run.rps() - 1.0) * 100.0,
+                (wi.rps / ingest_run.rps() - 1.0) * 100.0,
                 share(bare_idle),
                 share(idle)
             ),
