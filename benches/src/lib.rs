@@ -154,8 +154,14 @@ pub async fn load(
     let latencies = Arc::new(Mutex::new(Vec::with_capacity(1 << 16)));
     let stop = Arc::new(AtomicBool::new(false));
     let started = Instant::now();
-    let (schedule, due) = tokio::sync::mpsc::unbounded_channel();
-    let due = Arc::new(tokio::sync::Mutex::new(due));
+    // Open loop only: the pacer's due times, shared by the connections.
+    let (schedule, due) = match rate {
+        Some(_) => {
+            let (schedule, due) = tokio::sync::mpsc::unbounded_channel();
+            (Some(schedule), Some(Arc::new(tokio::sync::Mutex::new(due))))
+        }
+        None => (None, None),
+    };
     let mut tasks = Vec::new();
     for _ in 0..connections {
         let (client, make, ok, failed, latencies, stop, due) = (
@@ -173,8 +179,8 @@ pub async fn load(
                 // At a fixed rate, latency counts from when the request was due, not
                 // from when it went out: a late send is time the client waited. Every
                 // request due before the end is sent, so a stall at the end is counted.
-                let sent = match rate {
-                    Some(_) => match due.lock().await.recv().await {
+                let sent = match &due {
+                    Some(due) => match due.lock().await.recv().await {
                         Some(at) => at,
                         None => break,
                     },
@@ -200,7 +206,9 @@ pub async fn load(
             latencies.lock().unwrap().extend(local);
         }));
     }
-    let pacer = rate.map(|rate| tokio::spawn(pace(rate, schedule, stop.clone())));
+    let pacer = rate
+        .zip(schedule)
+        .map(|(rate, schedule)| tokio::spawn(pace(rate, schedule, stop.clone())));
     tokio::time::sleep(duration).await;
     stop.store(true, Ordering::Relaxed);
     let elapsed = started.elapsed();

@@ -127,6 +127,11 @@ async fn main() {
     let wrk_bare = friction_benches::wrk(&bare_url, None, &body, connections, duration);
     let wrk_ingest = friction_benches::wrk(&ingest_url, Some(&key), &body, connections, duration);
 
+    // CPU per request: the servers' over the requests they answered 2xx, a generator's
+    // over every request it completed.
+    let us_per = |cpu: Duration, requests: u64| cpu.as_secs_f64() * 1e6 / requests.max(1) as f64;
+    let bare_us = us_per(bare_cpu, bare_run.ok);
+    let ingest_us = us_per(ingest_cpu, ingest_run.ok);
     println!(
         "# ingest vs bare hyper, {} connections, {} s per run, body {} bytes / 20 events",
         connections,
@@ -138,7 +143,7 @@ async fn main() {
         bare_run.rps(),
         bare_run.percentile(50.0),
         bare_run.percentile(99.0),
-        bare_cpu.as_secs_f64() * 1e6 / bare_run.ok.max(1) as f64,
+        bare_us,
         bare_run.failed
     );
     println!(
@@ -146,12 +151,10 @@ async fn main() {
         ingest_run.rps(),
         ingest_run.percentile(50.0),
         ingest_run.percentile(99.0),
-        ingest_cpu.as_secs_f64() * 1e6 / ingest_run.ok.max(1) as f64,
+        ingest_us,
         ingest_run.failed
     );
     let ratio = ingest_run.rps() / bare_run.rps();
-    let bare_us = bare_cpu.as_secs_f64() * 1e6 / bare_run.ok.max(1) as f64;
-    let ingest_us = ingest_cpu.as_secs_f64() * 1e6 / ingest_run.ok.max(1) as f64;
     let p99 = paced.percentile(99.0);
     println!("ratio           : ingest = {ratio:.2}x bare hyper requests/s (target >= 0.5x)");
     println!(
@@ -266,7 +269,6 @@ async fn main() {
             oha_p50(&oha_bare),
         ),
     );
-    let us_per = |cpu: Duration, requests: u64| cpu.as_secs_f64() * 1e6 / requests.max(1) as f64;
     let (own_bare_us, own_ingest_us) = (
         us_per(own_bare_cpu, bare_run.ok + bare_run.failed),
         us_per(own_ingest_cpu, ingest_run.ok + ingest_run.failed),
